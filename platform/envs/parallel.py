@@ -1,0 +1,146 @@
+"""PettingZoo ``ParallelEnv`` view of a batched core at ``B = 1``.
+
+Observations: ``observations[agent]`` is the agent's **macro-observation** (frozen until its action ends, as
+the reference implementations give it). ``infos[agent]`` carries, every step:
+
+* ``macro_obs`` (the same frozen macro-observation) and ``real_obs`` (the real observation of this step);
+* ``macro_done`` (its action ended at this step: it chooses at the next step), ``macro_action`` (the index it
+  executed), ``elapsed`` (steps of that action run before this step), ``action_mask`` (what it may choose);
+* at episode end, the scenario's metrics (``success``, ``catch_rate``, ...) when the scenario reports them.
+
+Agents inside an action may omit theirs (or send anything); a choosing agent must send a valid one.
+"""
+from __future__ import annotations
+
+import gymnasium
+import numpy as np
+from pettingzoo import ParallelEnv
+
+from asyncmarl.platform.envs.base import BatchedEnv, Step
+
+
+class AgentActionSpace(gymnasium.spaces.Discrete):
+    """``Discrete(n_actions)`` whose ``sample()`` draws among the actions the agent may choose right now."""
+
+    def __init__(self, n: int, mask_fn, seed=None):
+        super().__init__(n, seed=seed)
+        self._mask_fn = mask_fn
+
+    def sample(self, mask=None, probability=None):
+        if mask is None and probability is None:
+            mask = self._mask_fn().astype(np.int8)
+            if not mask.any():  # nothing to choose (busy agent): any index is ignored
+                mask = None
+        return super().sample(mask=mask, probability=probability)
+
+
+class AsyncParallelEnv(ParallelEnv):
+    """A PettingZoo parallel environment over one copy of a :class:`BatchedEnv`."""
+
+    metadata = {"render_modes": ["rgb_array", "ansi"], "name": "asyncmarl", "is_parallelizable": True}
+
+    def __init__(self, core: BatchedEnv, render_mode: str | None = None):
+        if core.batch_size != 1:
+            raise ValueError(f"AsyncParallelEnv wraps a core with batch_size 1, got {core.batch_size}")
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.core = core
+        self.render_mode = render_mode
+        self.metadata = {**self.metadata, "name": core.name}
+        self.possible_agents = list(core.agents)
+        self.agents: list[str] = []
+        self._obs_spaces = {
+            a: gymnasium.spaces.Box(-np.inf, np.inf, (core.obs_dim,), np.float32) for a in self.possible_agents
+        }
+        self._act_spaces = {
+            a: AgentActionSpace(core.n_actions, self._mask_getter(i)) for i, a in enumerate(self.possible_agents)
+        }
+        self.state_space = gymnasium.spaces.Box(-np.inf, np.inf, (core.state_dim,), np.float32)
+
+    def _mask_getter(self, i: int):
+        def mask() -> np.ndarray:
+            if self.core._last is None:
+                return np.ones(self.core.n_actions, bool)
+            last = self.core.last
+            return last.action_mask[0, i] if last.choosing[0, i] else np.zeros(self.core.n_actions, bool)
+
+        return mask
+
+    def observation_space(self, agent: str) -> gymnasium.spaces.Box:
+        return self._obs_spaces[agent]
+
+    def action_space(self, agent: str) -> gymnasium.spaces.Discrete:
+        return self._act_spaces[agent]
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        if seed is not None:
+            for i, a in enumerate(self.possible_agents):
+                self._act_spaces[a].seed(int(seed) + i)
+        step = self.core.reset(seed=seed)
+        self.agents = list(self.possible_agents)
+        return self._obs(step), self._infos(step)
+
+    def step(self, actions: dict):
+        if not self.agents:
+            raise RuntimeError(f"{self.core.name}: the episode is over; call reset()")
+        unknown = sorted(set(actions) - set(self.possible_agents))
+        if unknown:
+            raise ValueError(f"{self.core.name}: unknown agents {unknown}; agents are {self.possible_agents}")
+        last = self.core.last
+        arr = np.zeros((1, self.core.n_agents), np.int64)
+        for i, a in enumerate(self.possible_agents):
+            if a in actions:
+                v = actions[a]
+                if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) and not (
+                    isinstance(v, np.ndarray) and v.shape == () and np.issubdtype(v.dtype, np.integer)
+                ):
+                    raise ValueError(
+                        f"{self.core.name}: action for {a} must be an int in 0..{self.core.n_actions - 1}, "
+                        f"got {v!r} ({type(v).__name__})"
+                    )
+                arr[0, i] = int(v)
+            elif last.choosing[0, i]:
+                allowed = np.flatnonzero(last.action_mask[0, i]).tolist()
+                raise ValueError(f"{self.core.name}: missing action for {a}, which must choose; allowed: {allowed}")
+        step = self.core.step(arr)
+        obs, infos = self._obs(step), self._infos(step)
+        r = float(step.reward[0])
+        rewards = {a: r for a in self.agents}
+        terms = {a: bool(step.terminated[0]) for a in self.agents}
+        truncs = {a: bool(step.truncated[0]) and not bool(step.terminated[0]) for a in self.agents}
+        if step.done[0]:
+            self.agents = []
+        return obs, rewards, terms, truncs, infos
+
+    def state(self) -> np.ndarray:
+        return self.core.last.state[0].copy()
+
+    def render(self):
+        if self.render_mode == "ansi":
+            return self.core.render_ansi(0)
+        if self.render_mode == "rgb_array":
+            return self.core.render_rgb(0)
+        return None
+
+    def close(self):
+        pass
+
+    # ------------------------------------------------------------------ helpers
+    def _obs(self, step: Step) -> dict[str, np.ndarray]:
+        return {a: step.obs[0, i].copy() for i, a in enumerate(self.possible_agents)}
+
+    def _infos(self, step: Step) -> dict[str, dict]:
+        infos = {}
+        for i, a in enumerate(self.possible_agents):
+            info = {
+                "macro_done": bool(step.choosing[0, i]),
+                "macro_action": int(step.macro_action[0, i]),
+                "elapsed": int(step.elapsed[0, i]),
+                "action_mask": step.action_mask[0, i].copy(),
+                "macro_obs": step.obs[0, i].copy(),
+                "real_obs": step.real_obs[0, i].copy(),
+            }
+            if step.done[0]:
+                info.update({k: float(v[0]) for k, v in step.extras.items()})
+            infos[a] = info
+        return infos

@@ -166,3 +166,20 @@ class BatchedEnv(abc.ABC):
     @abc.abstractmethod
     def render_ansi(self, index: int = 0) -> str:
         """A text frame of copy ``index``."""
+
+
+@dataclass(frozen=True)
+class EnvInfo:
+    """The dimensions learners and networks are built from (plain data, cheap to ship to Ray actors)."""
+
+    name: str
+    n_agents: int
+    n_actions: int
+    obs_dim: int
+    state_dim: int
+    horizon: int
+    family: str = "macro"  # "macro" (macro-actions) or "offbeat" (off-beat actions; action 0 is the no-op)
+
+    @classmethod
+    def from_env(cls, env: BatchedEnv, family: str = "macro") -> "EnvInfo":
+        return cls(env.name, env.n_agents, env.n_actions, env.obs_dim, env.state_dim, env.horizon, family)

@@ -81,6 +81,13 @@ def make_batched(name: str, batch_size: int = 1, **settings: Any) -> BatchedEnv:
     return spec(name).factory(batch_size, resolve_settings(name, **settings))
 
 
+def env_info(name: str, **settings: Any):
+    """The :class:`EnvInfo` (dimensions, family) of scenario ``name`` with ``settings``."""
+    from asyncmarl.platform.envs.base import EnvInfo
+
+    return EnvInfo.from_env(make_batched(name, 1, **settings), family=spec(name).family)
+
+
 def make(name: str, render_mode: str | None = None, **settings: Any):
     """A PettingZoo ``ParallelEnv`` of scenario ``name`` (a view of the batched core at B = 1)."""
     from asyncmarl.platform.envs.parallel import AsyncParallelEnv

@@ -122,8 +122,12 @@ class AgentNet(nn.Module):
     def hiddens(self, obs: Tensor, prev_action: Tensor, prev_elapsed: Tensor, t: Tensor) -> Tensor:
         """GRU states ``[B, L, n, H]`` over whole sequences (from a zero state): obs ``[B, L, n, O]``,
         prev_action/prev_elapsed ``[B, L, n]``, t ``[B, L]``. One fused GRU call for all agents."""
-        B, L = obs.shape[:2]
-        x = F.relu(self.fc(self.features(obs, prev_action, prev_elapsed, t)))  # [B, L, n, E]
+        return self.hiddens_from_features(self.features(obs, prev_action, prev_elapsed, t))
+
+    def hiddens_from_features(self, feats: Tensor) -> Tensor:
+        """GRU states ``[B, L, n, H]`` from :meth:`features` ``[B, L, n, input_dim]``."""
+        B, L = feats.shape[:2]
+        x = F.relu(self.fc(feats))  # [B, L, n, E]
         x = x.permute(0, 2, 1, 3).reshape(B * self.n, L, -1)
         out, _ = self.gru(x)  # [B*n, L, H]
         return out.reshape(B, self.n, L, -1).permute(0, 2, 1, 3)  # [B, L, n, H]

@@ -20,7 +20,7 @@ class ReplayConfig:
     priority_alpha: float = 0.6  # prioritized sampler: exponent on priorities
     priority_beta: float = 0.4  # prioritized sampler: importance-weight exponent (returned as batch["weight"])
     samples_per_insert: float = 0.0  # max episodes sampled per episode inserted (0: no limit)
-    rate_slack: int = 0  # sampled episodes allowed beyond samples_per_insert * inserted (0: one batch of min_episodes)
+    rate_slack: int = 0  # episodes that may be sampled beyond samples_per_insert * episodes inserted
     window: int = 0  # sample fixed-length windows of this many steps from long episodes (0: whole episodes)
     burn_in: int = 0  # steps before each window handed over to warm up recurrent state (marked in batch["burn_in"])
     incomplete_timeout_s: float = 300.0  # drop an open episode's segments after this long without a new one

@@ -100,3 +100,37 @@ class ScriptedMacroEnv(BatchedEnv):
 
     def render_ansi(self, index: int = 0) -> str:
         return f"t={int(self._t[index])} actions={self._action[index].tolist()} left={self._left[index].tolist()}"
+
+
+def scripted_segments(settings: ScriptedSettings, batch_size: int, steps: int, gamma: float, seed: int = 0,
+                      worker_id: int = 0, first_id: int = 1, env=None):
+    """Run ``env`` (default: the scripted env) with uniformly random valid actions through a
+    :class:`~asyncmarl.rollout_workers.segments.SegmentCutter`, as a rollout worker does.
+
+    Returns ``(segments, trajectories)``; episode ids count up from ``first_id``.
+    """
+    from asyncmarl.rollout_workers.segments import SegmentCutter
+
+    env = env or ScriptedMacroEnv(batch_size, settings)
+    B = env.batch_size
+    rng = np.random.default_rng(seed)
+    cutter = SegmentCutter(B, env.n_agents, gamma, worker_id)
+    step = env.reset(seed=seed)
+    next_id = first_id
+    cutter.begin(step, np.ones(B, bool), np.arange(next_id, next_id + B))
+    next_id += B
+    segments, trajectories = [], []
+    for k in range(steps):
+        actions = (rng.random(step.action_mask.shape) * step.action_mask).argmax(-1)  # [B, n]
+        step = env.step(actions)
+        segs, trajs = cutter.record(actions, step, policy_version=k)
+        segments += segs
+        trajectories += trajs
+        done = step.done
+        if done.any():
+            step = env.reset(seed=int(rng.integers(2**31)), where=done)
+            ids = np.zeros(B, np.int64)
+            ids[done] = np.arange(next_id, next_id + int(done.sum()))
+            next_id += int(done.sum())
+            cutter.begin(step, done, ids)
+    return segments, trajectories

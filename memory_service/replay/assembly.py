@@ -1,0 +1,169 @@
+"""Reassembling an episode from per-agent segments that arrive in any order, from any worker.
+
+Each joint row is written once, by the first segment that carries it; later segments covering the same rows
+are checked against it. A segment is validated completely before anything is written, so a rejected one
+leaves the stored data unchanged.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from asyncmarl.platform.data import FINAL_FIELDS, STEP_FIELDS, Segment
+
+# Stored dtypes: compact integer types keep a joint row small (actions < 2^15, elapsed < 2^31).
+STORE_DTYPES = {
+    "state": np.float32, "obs": np.float32, "real_obs": np.float32, "action_mask": np.bool_,
+    "choosing": np.bool_, "actions": np.int16, "elapsed": np.int32, "reward": np.float32,
+}
+
+
+class SegmentError(ValueError):
+    """A segment replay refuses (malformed, duplicated, overlapping, or for an episode no longer open)."""
+
+
+class Schema:
+    """Per-field trailing shapes every segment of a shard must have, fixed by the first accepted segment."""
+
+    def __init__(self, seg: Segment):
+        acts = np.asarray(seg.steps.get("actions"))
+        if acts.ndim != 2:
+            raise SegmentError(f"segment steps['actions'] must be [L, n_agents], got shape {acts.shape}")
+        self.n_agents = acts.shape[1]
+        self.shapes = {f: np.shape(seg.steps[f])[1:] for f in STEP_FIELDS if f in seg.steps}
+        if self.shapes.get("obs", ())[:1] != (self.n_agents,) or len(self.shapes.get("state", (0, 0))) != 1:
+            raise SegmentError(
+                f"segment obs must be [L, {self.n_agents}, obs_dim] and state [L, state_dim], got "
+                f"{np.shape(seg.steps.get('obs'))} and {np.shape(seg.steps.get('state'))}"
+            )
+
+    def row_bytes(self) -> int:
+        """Bytes of one stored joint step row (all STEP_FIELDS)."""
+        return sum(int(np.prod(self.shapes[f], dtype=np.int64)) * np.dtype(STORE_DTYPES[f]).itemsize for f in STEP_FIELDS)
+
+    def final_bytes(self) -> int:
+        """Bytes of the stored final observation row (FINAL_FIELDS)."""
+        return sum(int(np.prod(self.shapes[f], dtype=np.int64)) * np.dtype(STORE_DTYPES[f]).itemsize for f in FINAL_FIELDS)
+
+    def check(self, seg: Segment, gamma: float, ret_tol: float) -> None:
+        """Raise :class:`SegmentError` naming what is wrong with ``seg`` on its own (no episode context)."""
+        where = f"segment (episode {seg.episode_id}, agent {seg.agent}, index {seg.index})"
+        if not (0 <= seg.agent < self.n_agents):
+            raise SegmentError(f"{where}: agent must be in [0, {self.n_agents}), got {seg.agent}")
+        if seg.index < 0 or seg.start < 0 or seg.end < seg.start:
+            raise SegmentError(f"{where}: need index >= 0 and 0 <= start <= end, got start={seg.start}, end={seg.end}")
+        if set(seg.steps) != set(STEP_FIELDS):
+            raise SegmentError(f"{where}: steps must have exactly the fields {sorted(STEP_FIELDS)}, got {sorted(seg.steps)}")
+        L = seg.end - seg.start + 1
+        for f, shape in self.shapes.items():
+            got = np.shape(seg.steps[f])
+            if got != (L,) + shape:
+                raise SegmentError(f"{where}: steps[{f!r}] must have shape {(L,) + shape}, got {got}")
+        if seg.final is not None:
+            if set(seg.final) != set(FINAL_FIELDS):
+                raise SegmentError(f"{where}: final must have exactly the fields {sorted(FINAL_FIELDS)}, got {sorted(seg.final)}")
+            for f in FINAL_FIELDS:
+                if np.shape(seg.final[f]) != self.shapes[f]:
+                    raise SegmentError(f"{where}: final[{f!r}] must have shape {self.shapes[f]}, got {np.shape(seg.final[f])}")
+        s, i = seg.steps, seg.agent
+        acts = np.asarray(s["actions"])
+        if not np.issubdtype(acts.dtype, np.integer) or acts.min() < -1 or acts.max() >= 2**15:
+            raise SegmentError(f"{where}: actions must be integers in [-1, 32767]")
+        if not (acts[:, i] == seg.action).all():
+            raise SegmentError(f"{where}: steps['actions'][:, {i}] must all equal the segment's action {seg.action}")
+        if not (np.asarray(s["elapsed"])[:, i] == np.arange(L)).all():
+            raise SegmentError(f"{where}: steps['elapsed'][:, {i}] must count 0..{L - 1}")
+        ch = np.asarray(s["choosing"], bool)[:, i]
+        if not ch[0] or ch[1:].any():
+            raise SegmentError(f"{where}: agent {i} must choose at its start step only (choosing {ch.tolist()})")
+        r = np.asarray(s["reward"], np.float64)
+        ret = float(np.sum(gamma ** np.arange(L) * r))
+        if not abs(ret - seg.ret) <= ret_tol * max(1.0, abs(ret)):
+            raise SegmentError(f"{where}: ret {seg.ret} != sum gamma^k r = {ret} (gamma {gamma}); check the gammas agree")
+
+
+class OpenEpisode:
+    """An episode being reassembled: joint rows filled so far, per-agent segment records, final rows."""
+
+    def __init__(self, episode_id: int, schema: Schema, now: float):
+        self.episode_id, self.schema, self.last_update = episode_id, schema, now
+        self.cap = 16
+        self.rows = {f: np.zeros((self.cap,) + schema.shapes[f], STORE_DTYPES[f]) for f in STEP_FIELDS}
+        self.filled = np.zeros(self.cap, bool)  # [cap] rows written
+        self.segs: list[dict[int, tuple]] = [{} for _ in range(schema.n_agents)]  # agent -> index -> record
+        self.covered = np.zeros(schema.n_agents, np.int64)  # steps covered per agent
+        self.T: int | None = None  # episode length, known once a final segment arrived
+        self.final: dict[str, np.ndarray] | None = None
+        self.terminated = False
+        self.extras: dict[str, float] = {}
+        self.ncopy_bytes = 0  # what n per-agent copies of these segments would hold
+
+    def check(self, seg: Segment, check_rows: bool) -> None:
+        """Raise :class:`SegmentError` if ``seg`` conflicts with what this episode already holds."""
+        where = f"segment (episode {seg.episode_id}, agent {seg.agent}, index {seg.index}, steps {seg.start}..{seg.end})"
+        mine = self.segs[seg.agent]
+        if seg.index in mine:
+            raise SegmentError(f"{where}: duplicate, agent {seg.agent}'s action {seg.index} is already stored")
+        for k, (start, end, *_rest) in mine.items():
+            if start <= seg.end and seg.start <= end:
+                raise SegmentError(f"{where}: overlaps agent {seg.agent}'s action {k} at steps {start}..{end}")
+            if (k < seg.index) != (end < seg.start):
+                raise SegmentError(f"{where}: out of order with agent {seg.agent}'s action {k} at steps {start}..{end}")
+        T = seg.end + 1 if seg.is_last else self.T
+        if seg.is_last and self.T is not None and self.T != T:
+            raise SegmentError(f"{where}: ends the episode at {T} steps but another segment ended it at {self.T}")
+        if T is not None:
+            if any(end >= T for a in self.segs for (_s, end, *_r) in a.values()) or seg.end >= T:
+                raise SegmentError(f"{where}: runs past the episode's end (length {T})")
+            if seg.end == T - 1 and not seg.is_last:
+                raise SegmentError(f"{where}: ends at the last step {T - 1} but carries no final rows")
+        if self.covered[seg.agent] + seg.length == T and max(max(mine, default=-1), seg.index) != len(mine):
+            raise SegmentError(f"{where}: agent {seg.agent}'s actions cover the episode but indices are not 0..{len(mine)}")
+        if check_rows:
+            self._check_rows(seg, where)
+
+    def _check_rows(self, seg: Segment, where: str) -> None:
+        lo, hi = seg.start, min(seg.end + 1, self.cap)
+        if hi > lo:
+            have = self.filled[lo:hi]
+            if have.any():
+                for f in STEP_FIELDS:
+                    old = self.rows[f][lo:hi][have]
+                    new = np.asarray(seg.steps[f])[: hi - lo][have].astype(STORE_DTYPES[f])
+                    if not np.array_equal(old, new, equal_nan=old.dtype.kind == "f"):
+                        raise SegmentError(f"{where}: joint rows of {f!r} disagree with another agent's segment")
+        if seg.final is not None and self.final is not None:
+            for f in FINAL_FIELDS:
+                if not np.array_equal(self.final[f], np.asarray(seg.final[f], STORE_DTYPES[f])):
+                    raise SegmentError(f"{where}: final {f!r} disagrees with another agent's final rows")
+
+    def write(self, seg: Segment, now: float) -> None:
+        """Store ``seg`` (already checked)."""
+        if seg.end + 1 > self.cap:
+            new_cap = max(2 * self.cap, seg.end + 1)
+            for f, arr in self.rows.items():
+                grown = np.zeros((new_cap,) + arr.shape[1:], arr.dtype)
+                grown[: self.cap] = arr
+                self.rows[f] = grown
+            self.filled = np.concatenate([self.filled, np.zeros(new_cap - self.cap, bool)])
+            self.cap = new_cap
+        sl = slice(seg.start, seg.end + 1)
+        new = ~self.filled[sl]  # rows no other segment delivered yet
+        if new.any():
+            for f in STEP_FIELDS:
+                self.rows[f][sl][new] = np.asarray(seg.steps[f])[new]
+            self.filled[sl] = True
+        self.segs[seg.agent][seg.index] = (seg.start, seg.end, float(seg.ret), seg.action, seg.policy_version)
+        self.covered[seg.agent] += seg.length
+        if seg.is_last:
+            self.T = seg.end + 1
+            self.terminated = bool(seg.terminated)
+            self.extras = dict(seg.extras)
+            if self.final is None:
+                self.final = {f: np.asarray(seg.final[f], STORE_DTYPES[f]).copy() for f in FINAL_FIELDS}
+        # an n-copies layout stores every segment's rows for its agent (same compact dtypes, for a fair count)
+        self.ncopy_bytes += seg.length * self.schema.row_bytes() + (self.schema.final_bytes() if seg.is_last else 0)
+        self.last_update = now
+
+    @property
+    def complete(self) -> bool:
+        return self.T is not None and bool((self.covered == self.T).all())

@@ -1,0 +1,106 @@
+"""Building the padded episode batch (layout in :mod:`asyncmarl.platform.roles`) from stored episodes.
+
+Every field is gathered with one scatter into a zero-padded ``[B, T(+1), ...]`` array; temporal encodings
+are added here, never stored. Besides the keys of ``roles.py`` a batch carries ``time`` ``[B, T+1]`` (absolute
+step of each row; windows and the Mac-JERT view make it differ from the row index), ``burn_in`` ``[B, T]``
+(1 on warm-up steps before a window) and, with the prioritised sampler, ``weight`` ``[B]``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from asyncmarl.memory_service.replay.storage import STEP_ONLY, Episode
+from asyncmarl.platform.data import FINAL_FIELDS
+from asyncmarl.platform.temporal import positional_encoding
+
+INT_FIELDS = ("actions", "elapsed")  # stored compact, handed out as int64
+
+
+def choose_window(ep: Episode, window: int, burn_in: int, rng: np.random.Generator) -> tuple[int, int, int]:
+    """(lo, hi, burn): steps lo..hi-1 (observation rows lo..hi) of ``ep``; the first ``burn`` are warm-up."""
+    if not window or ep.T <= window:
+        return 0, ep.T, 0
+    w0 = int(rng.integers(0, ep.T - window + 1))
+    lo = max(0, w0 - burn_in)
+    return lo, w0 + window, w0 - lo
+
+
+def _scatter(parts: list[np.ndarray], rows: int, dtype) -> np.ndarray:
+    """Stack variable-length ``parts`` ([L_b, ...]) into a zero-padded ``[B, rows, ...]`` array in one write."""
+    lens = np.fromiter((len(p) for p in parts), np.int64, len(parts))
+    out = np.zeros((len(parts), rows) + parts[0].shape[1:], dtype)
+    offsets = np.repeat(np.cumsum(lens) - lens, lens)
+    flat = np.repeat(np.arange(len(parts)) * rows, lens) + np.arange(lens.sum()) - offsets
+    out.reshape((-1,) + out.shape[2:])[flat] = np.concatenate(parts)
+    return out
+
+
+def build_rows(episodes: list[Episode], cuts: list[tuple[int, int, int]], n_agents: int) -> dict[str, np.ndarray]:
+    """The Mac-SJERT batch as numpy arrays, without temporal encodings."""
+    B = len(episodes)
+    L = np.array([hi - lo for lo, hi, _ in cuts], np.int64)  # [B] steps per row of the batch
+    T = int(L.max())
+    out = {f: _scatter([e.rows[f][lo : hi + 1] for e, (lo, hi, _) in zip(episodes, cuts)], T + 1, e0dt)
+           for f, e0dt in ((f, episodes[0].rows[f].dtype) for f in FINAL_FIELDS)}
+    for f in STEP_ONLY:
+        dtype = np.int64 if f in INT_FIELDS else np.float32
+        out[f] = _scatter([e.rows[f][lo:hi] for e, (lo, hi, _) in zip(episodes, cuts)], T, dtype)
+    t = np.arange(T + 1)
+    lo = np.array([c[0] for c in cuts], np.int64)
+    rowvalid = t[None] <= L[:, None]  # [B, T+1]
+    out["time"] = np.where(rowvalid, lo[:, None] + t[None], 0)  # [B, T+1]
+    filled = t[None, :T] < L[:, None]  # [B, T]
+    out["filled"] = filled.astype(np.float32)
+    out["burn_in"] = (t[None, :T] < np.array([c[2] for c in cuts])[:, None]).astype(np.float32)
+    ends_episode = np.array([hi == e.T for e, (_, hi, _) in zip(episodes, cuts)])  # [B]
+    last = (t[None, :T] == L[:, None] - 1) & ends_episode[:, None]  # [B, T] the episode's last step
+    term = np.array([e.terminated for e in episodes])
+    out["terminated"] = (last & term[:, None]).astype(np.float32)
+    # An action ends where its agent chooses next, and every action ends with the episode.
+    out["action_end"] = (out["choosing"][:, 1:] | last[..., None]) & filled[..., None]  # [B, T, n]
+    out["episode_id"] = np.array([e.episode_id for e in episodes], np.int64)
+    out.update(_segment_tables(episodes, cuts, n_agents))
+    return out
+
+
+def _segment_tables(episodes, cuts, n_agents) -> dict[str, np.ndarray]:
+    """Per-agent tables [B, n, K] of the segments that lie wholly inside each row's window."""
+    bs, ags, ks, starts, ends, rets = [], [], [], [], [], []
+    for b, (e, (lo, hi, _)) in enumerate(zip(episodes, cuts)):
+        s = e.seg
+        sel = (s["start"] >= lo) & (s["end"] < hi)
+        agent = s["agent"][sel]
+        _, first, inverse = np.unique(agent, return_index=True, return_inverse=True)
+        ks.append(np.arange(len(agent)) - first[inverse])  # k relative to the first kept action of each agent
+        bs.append(np.full(len(agent), b))
+        ags.append(agent)
+        starts.append(s["start"][sel] - lo)
+        ends.append(s["end"][sel] - lo)
+        rets.append(s["ret"][sel])
+    b, a, k = (np.concatenate(x) for x in (bs, ags, ks))
+    K = int(k.max(initial=0)) + 1
+    tables = {
+        "seg_start": np.zeros((len(episodes), n_agents, K), np.int64),
+        "seg_end": np.zeros((len(episodes), n_agents, K), np.int64),
+        "seg_return": np.zeros((len(episodes), n_agents, K), np.float32),
+        "seg_mask": np.zeros((len(episodes), n_agents, K), np.float32),
+    }
+    tables["seg_start"][b, a, k] = np.concatenate(starts)
+    tables["seg_end"][b, a, k] = np.concatenate(ends)
+    tables["seg_return"][b, a, k] = np.concatenate(rets)
+    tables["seg_mask"][b, a, k] = 1.0
+    return tables
+
+
+def add_encodings(out: dict[str, np.ndarray], pe_dim: int, pe_base: float) -> None:
+    """pe_time [B, T+1, pe_dim] = f_e(time) and pe_elapsed [B, T, n, pe_dim] = f_e(t_m), zero on padding."""
+    T = out["filled"].shape[1]
+    rowvalid = np.concatenate([out["filled"], np.zeros_like(out["filled"][:, :1])], 1)  # [B, T+1]
+    rowvalid[np.arange(len(rowvalid)), out["filled"].sum(1).astype(np.int64)] = 1.0  # the final row
+    out["pe_time"] = positional_encoding(out["time"], pe_dim, pe_base) * rowvalid[..., None]
+    out["pe_elapsed"] = positional_encoding(out["elapsed"], pe_dim, pe_base) * out["filled"][:, :T, None, None]
+
+
+def to_torch(out: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}

@@ -1,0 +1,180 @@
+"""Several replay shards behind one client: route segments by episode id, sample proportional to shard size,
+merge the shards' batches, and replace a shard that dies with an empty one while the others keep serving.
+
+Shards are plain :class:`ReplayShard` objects or Ray actor handles of one (``make_shard_actor``); the client
+speaks to both (Ray calls are issued to all shards first, then gathered, so shards work in parallel).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import numpy as np
+import torch
+
+from asyncmarl.memory_service.replay.assembly import SegmentError
+from asyncmarl.memory_service.replay.config import ReplayConfig
+from asyncmarl.platform.data import Segment
+from asyncmarl.platform.roles import Batch
+
+log = logging.getLogger(__name__)
+_SPLITMIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def shard_for(episode_id: int, num_shards: int) -> int:
+    """The shard that holds every segment of ``episode_id`` (a fixed integer hash, the same in every process)."""
+    if num_shards < 1:
+        raise ValueError(f"num_shards must be >= 1, got {num_shards}")
+    with np.errstate(over="ignore"):
+        z = np.uint64(int(episode_id) & 0xFFFFFFFFFFFFFFFF) * _SPLITMIX
+        z ^= z >> np.uint64(31)
+    return int(z % np.uint64(num_shards))
+
+
+def merge_batches(batches: list[Batch]) -> Batch:
+    """Concatenate batches along B, zero-padding time (T, T+1) and segment (K) axes to the largest."""
+    if len(batches) == 1:
+        return batches[0]
+    T = max(int(b["filled"].shape[1]) for b in batches)
+    K = max(int(b["seg_mask"].shape[2]) for b in batches)
+    out = {}
+    for key in batches[0]:
+        parts = []
+        for b in batches:
+            x = b[key]
+            if key.startswith("seg_"):
+                pad = (0, K - x.shape[2])  # [B, n, K]
+            elif x.dim() >= 2 and key not in ("weight", "episode_id"):
+                rows = T + (x.shape[1] - b["filled"].shape[1])  # T or T + 1
+                pad = (0, 0) * (x.dim() - 2) + (0, rows - x.shape[1])
+            else:
+                pad = ()
+            parts.append(torch.nn.functional.pad(x, pad) if any(pad) else x)
+        out[key] = torch.cat(parts)
+    return out
+
+
+def _is_actor(shard) -> bool:
+    return hasattr(getattr(shard, "add", None), "remote")
+
+
+class ReplayClient:
+    """Speaks to ``shards`` as one replay. ``factory(i)`` builds a fresh shard ``i`` (plain or actor) when
+    one raises anything but a rejected-segment error; without it a failed shard is skipped until replaced."""
+
+    def __init__(self, shards: list, factory: Callable[[int], object] | None = None, seed: int | None = None):
+        if not shards:
+            raise ValueError("ReplayClient needs at least one shard")
+        self.shards, self.factory = list(shards), factory
+        self.rng = np.random.default_rng(seed)
+        self.restarts = 0
+        self.dead: set[int] = set()
+
+    # --------------------------------------------------------------- plumbing
+    def _call(self, calls: dict[int, tuple[str, tuple]]) -> dict[int, object]:
+        """Run ``{shard: (method, args)}``; returns results, with exceptions in place of failed calls."""
+        pending = {}
+        for i, (method, args) in calls.items():
+            shard = self.shards[i]
+            try:
+                pending[i] = getattr(shard, method).remote(*args) if _is_actor(shard) else getattr(shard, method)(*args)
+            except Exception as e:  # noqa: BLE001 - a dying shard may fail in any way
+                pending[i] = e
+        out = {}
+        for i, p in pending.items():
+            if _is_actor(self.shards[i]) and not isinstance(p, Exception):
+                import ray
+
+                try:
+                    p = ray.get(p)
+                except Exception as e:  # noqa: BLE001
+                    p = e
+            out[i] = p
+        return out
+
+    def _failed(self, i: int, err: Exception) -> None:
+        log.warning("replay shard %d failed (%s: %s); restarting it empty", i, type(err).__name__, err)
+        self.dead.add(i)
+        if self.factory is not None:
+            self.shards[i] = self.factory(i)
+            self.restarts += 1
+            self.dead.discard(i)
+
+    def replace(self, i: int, shard) -> None:
+        """Install ``shard`` as shard ``i`` (e.g. after the cluster restarted it)."""
+        self.shards[i] = shard
+        self.dead.discard(i)
+
+    # --------------------------------------------------------------- ReplayShard-like API
+    def add(self, segments: list[Segment]) -> int:
+        """Route each segment to ``shard_for(episode_id)``; returns episodes completed. Rejected segments raise
+        :class:`SegmentError` after every shard got its share."""
+        groups: dict[int, list[Segment]] = {}
+        for s in segments:
+            groups.setdefault(shard_for(s.episode_id, len(self.shards)), []).append(s)
+        results = self._call({i: ("add", (g,)) for i, g in groups.items() if i not in self.dead})
+        done, rejected = 0, []
+        for i, r in results.items():
+            if isinstance(r, SegmentError):
+                rejected.append(f"shard {i}: {r}")
+            elif isinstance(r, Exception):
+                self._failed(i, r)
+            else:
+                done += int(r)
+        if rejected:
+            raise SegmentError("; ".join(rejected))
+        return done
+
+    def sample(self, batch_size: int, view: str = "mac_sjert") -> Batch | None:
+        """A batch drawn from the shards proportional to their episode counts, merged; None if a shard the
+        draw needs is not ready (too few episodes, rate limit) or every shard is empty."""
+        live = [i for i in range(len(self.shards)) if i not in self.dead]
+        sizes = self._call({i: ("num_episodes", ()) for i in live})
+        for i, r in sizes.items():
+            if isinstance(r, Exception):
+                self._failed(i, r)
+        ready = {i: int(r) for i, r in sizes.items() if not isinstance(r, Exception) and int(r) > 0}
+        if not ready:
+            return None
+        ids = list(ready)
+        p = np.array([ready[i] for i in ids], np.float64)
+        counts = self.rng.multinomial(batch_size, p / p.sum())
+        results = self._call({i: ("sample", (int(c), view)) for i, c in zip(ids, counts) if c > 0})
+        batches = []
+        for i, r in results.items():
+            if isinstance(r, Exception):
+                if isinstance(r, ValueError) and not isinstance(r, SegmentError):
+                    raise r  # a bad argument, not a dead shard
+                self._failed(i, r)
+                return None
+            if r is None:
+                return None
+            batches.append(r)
+        return merge_batches(batches)
+
+    def stats(self) -> dict[str, float]:
+        """Sums of the shards' stats (rates recomputed), plus shard restarts."""
+        results = self._call({i: ("stats", ()) for i in range(len(self.shards)) if i not in self.dead})
+        total: dict[str, float] = {}
+        for i, r in results.items():
+            if isinstance(r, Exception):
+                self._failed(i, r)
+                continue
+            for k, v in r.items():
+                total[k] = total.get(k, 0) + v
+        steps = max(total.get("steps", 0), 1)
+        total["bytes_per_step"] = total.get("bytes", 0) / steps
+        total["ncopies_bytes_per_step"] = total.get("ncopies_bytes", 0) / steps
+        total["shard_restarts"] = self.restarts
+        total["live_shards"] = len(self.shards) - len(self.dead)
+        return total
+
+
+def make_shard_actor(config: ReplayConfig, num_cpus: float = 1, seed: int | None = None, **options):
+    """A Ray actor running a :class:`ReplayShard` (``ray`` must be initialised). Extra ``options`` go to
+    ``.options`` (e.g. ``name``, ``max_restarts``; a restarted actor comes back empty)."""
+    import ray
+
+    from asyncmarl.memory_service.replay.shard import ReplayShard
+
+    return ray.remote(ReplayShard).options(num_cpus=num_cpus, **options).remote(config, seed)

@@ -1,0 +1,169 @@
+"""Pivot search in one agent's levelled graph (paper Sec. 4.2): Scheme I, Scheme II, and the ranking of eq. 1.
+
+A search starts at the agent's node at level ``t`` (the afterstate of the rewarded step) in graph phi^l and
+walks predecessor links towards level 0 inside the sub-graph phi^{l, omega} of the episode's return bucket.
+It returns a candidate pivot level in ``[0, t)``, or ``-1`` when it finds no displacement.
+
+Choices that are ours, not the paper's (documented in docs/legem.md):
+
+* A search that finds no pattern returns -1 and the agent abstains from the ranking (Alg. 2 would return t,
+  and eq. 1 would then let any such agent veto every move). A pivot equal to t also counts as "none".
+* Runs of equal counts (plateaus) resolve to their first level: after an agent commits an action its path
+  continues through nodes only that commit reaches, which repeat the commit node's count.
+* Scheme I enumerates at most ``path_cap`` paths, depth-first with predecessors ordered by sub-graph edge
+  visits (most visited first, then oldest edge), so the first path is the greedy most-visited one; it reads
+  visit counts of the whole graph phi^l (``scheme1_counts="graph"``) or of the sub-graph.
+* Scheme II follows the most-visited incoming edge at each level (kept O(1) per level by the edge lists) and
+  ranks nodes by sub-graph visits divided by graph visits (``scheme2_normalise``): the share of this
+  afterstate's visits that ended in the return bucket. Results are memoised per call, so every rewarded
+  step of a batch together costs O(distinct nodes walked).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from asyncmarl.memory_service.legem.graph import LevelledGraphs
+
+NONE = -1  # "no pivot found": the agent abstains from the ranking
+
+
+def up_low(c: np.ndarray) -> int:
+    """UL: from level 0 down while counts do not increase; the end of that run (its plateau's first level).
+
+    ``c`` [L] are visit counts from the path's top (index 0) to the rewarded node (index L - 1). Needs at least
+    one strict decrease on the way; a result at the rewarded node itself is "none".
+    """
+    n, i, dropped = len(c), 0, False
+    while i < n - 1 and c[i + 1] <= c[i]:
+        dropped |= bool(c[i + 1] < c[i])
+        i += 1
+    if not dropped:
+        return NONE
+    while i > 0 and c[i - 1] == c[i]:
+        i -= 1
+    return NONE if i == n - 1 else i
+
+
+def low_up(c: np.ndarray) -> int:
+    """LU: from the rewarded node up while counts (read in level order) do not decrease; where that run ends.
+
+    A path whose counts are all equal carries no pattern and gives "none".
+    """
+    n = len(c)
+    i, rose = n - 1, False
+    while i > 0 and c[i - 1] <= c[i]:
+        rose |= bool(c[i - 1] < c[i])
+        i -= 1
+    if i == n - 1 or not (rose or i > 0):
+        return NONE
+    return i
+
+
+def summarize(candidates: list[int]) -> int:
+    """Most frequent found candidate over paths (Alg. 7); ties go to the one found first (best-first order)."""
+    found = [c for c in candidates if c != NONE]
+    if not found:
+        return NONE
+    values, first, counts = np.unique(np.asarray(found), return_index=True, return_counts=True)
+    best = np.flatnonzero(counts == counts.max())
+    return int(values[best[np.argmin(first[best])]])
+
+
+class PivotSearch:
+    """Scheme I and Scheme II over one :class:`LevelledGraphs`; create one per search call (it memoises)."""
+
+    def __init__(self, graphs: LevelledGraphs, path_cap: int, scheme1_counts: str, scheme2_normalise: bool):
+        self.g = graphs
+        self.path_cap = path_cap
+        self.scheme1_counts = scheme1_counts
+        self.scheme2_normalise = scheme2_normalise
+        self._preds: dict[tuple[int, int], np.ndarray] = {}  # (node, bucket) -> predecessors, most visited first
+        self._best: dict[tuple[int, int], tuple[float, int]] = {}  # Scheme II memo: (max value, its level)
+
+    def _sorted_preds(self, node: int, bucket: int) -> np.ndarray:
+        key = (node, bucket)
+        preds = self._preds.get(key)
+        if preds is None:
+            rows, counts = self.g.predecessors(node, bucket)
+            preds = rows[np.argsort(-counts, kind="stable")]  # stable: equal counts keep edge (creation) order
+            self._preds[key] = preds
+        return preds
+
+    # ------------------------------------------------------------------ Scheme I
+    def paths(self, node: int, bucket: int) -> list[np.ndarray]:
+        """Up to ``path_cap`` paths from ``node`` to level 0 (each top-first); a path stops early at a node whose
+        predecessors were all evicted. Depth-first, most visited predecessor first; work is bounded by
+        ``path_cap * (level + 1)`` node expansions."""
+        level = int(self.g.level[node])
+        budget = 2 * self.path_cap * (level + 1)
+        out: list[np.ndarray] = []
+        path, preds, nxt = [node], [self._sorted_preds(node, bucket)], [0]
+        while path and len(out) < self.path_cap and budget > 0:
+            budget -= 1
+            top = path[-1]
+            if nxt[-1] == 0 and (self.g.level[top] == 0 or len(preds[-1]) == 0):
+                out.append(np.asarray(path[::-1], dtype=np.int64))
+                path.pop(), preds.pop(), nxt.pop()
+                continue
+            if nxt[-1] < len(preds[-1]):
+                p = int(preds[-1][nxt[-1]])
+                nxt[-1] += 1
+                path.append(p), preds.append(self._sorted_preds(p, bucket)), nxt.append(0)
+            else:
+                path.pop(), preds.pop(), nxt.pop()
+        return out
+
+    def scheme1(self, node: int, bucket: int) -> int:
+        """Scheme I (Alg. 2): UL, else LU, on each path; Summarize over paths. Level in [0, t) or NONE."""
+        candidates = []
+        for path in self.paths(node, bucket):
+            visits = self.g.visits[path]  # [L, n_buckets]
+            c = visits.sum(axis=1) if self.scheme1_counts == "graph" else visits[:, bucket]  # [L]
+            e = up_low(c)
+            if e == NONE:
+                e = low_up(c)
+            candidates.append(NONE if e == NONE else int(self.g.level[path[0]]) + e)
+        return summarize(candidates)
+
+    # ------------------------------------------------------------------ Scheme II
+    def _value(self, node: int, bucket: int) -> float:
+        sub = float(self.g.visits[node, bucket])
+        if not self.scheme2_normalise:
+            return sub
+        total = float(self.g.visits[node].sum())
+        return sub / total if total > 0 else 0.0
+
+    def scheme2(self, node: int, bucket: int) -> int:
+        """Scheme II: on the most-visited path, the level nearest to t whose node has the path's maximum value.
+
+        A dynamic programme over the path, top-down: best(v) = (max value from level 0 to v, nearest level
+        holding it), combined from best(most visited predecessor of v). Level in [0, t) or NONE.
+        """
+        memo, chain, v = self._best, [], node
+        while v >= 0 and (v, bucket) not in memo:
+            chain.append(v)
+            preds = self._sorted_preds(v, bucket)
+            v = int(preds[0]) if len(preds) else -1
+        for w in reversed(chain):
+            x, k = self._value(w, bucket), int(self.g.level[w])
+            if v < 0:
+                res = (x, k)
+            else:
+                m_u, p_u = memo[(v, bucket)]
+                if x > m_u or (x == m_u and self._value(v, bucket) != x):
+                    res = (x, k)  # a new maximum, or the first level of a new plateau at the maximum
+                else:
+                    res = (m_u, p_u)
+            memo[(w, bucket)] = res
+            v = w
+        pivot = memo[(node, bucket)][1]
+        return NONE if pivot == int(self.g.level[node]) else pivot
+
+
+def rank(candidates: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Paper eq. 1: the joint pivot is the agents' candidate closest to t (the latest one).
+
+    ``candidates`` [..., n] int (NONE = abstain), ``t`` [...] int -> [...] int; t where every agent abstains.
+    """
+    best = candidates.max(axis=-1)  # [...]
+    return np.where(best >= 0, best, t)

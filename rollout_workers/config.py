@@ -12,9 +12,10 @@ class RolloutConfig:
     epsilon_end: float = 0.05  # exploration after annealing
     epsilon_anneal_steps: int = 50_000  # joint env steps (all workers together) to anneal over, linearly
     eval_epsilon: float = 0.0  # exploration during evaluation (greedy by default)
+    torch_threads: int = 1  # intra-op threads for acting; tiny forward passes are slowest multi-threaded
 
     def __post_init__(self):
-        for name in ("num_envs", "steps_per_call"):
+        for name in ("num_envs", "steps_per_call", "torch_threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"rollout.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("epsilon_start", "epsilon_end", "eval_epsilon"):

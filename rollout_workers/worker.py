@@ -1,0 +1,245 @@
+"""The rollout worker: steps a batched environment, acts for every copy and agent with one forward pass of the
+agent network, and cuts per-agent segments as actions end.
+
+Only agents whose action ended choose (epsilon-greedy while training, greedy in evaluation); busy agents keep
+running their action, as the environments require.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from asyncmarl.platform.envs import EnvInfo, Step, make_batched, spec
+from asyncmarl.platform.nets import make_agent_net
+from asyncmarl.platform.roles import RolloutResult
+from asyncmarl.rollout_workers.segments import SegmentCutter
+
+
+class Policy:
+    """The acting side of the agent network: hidden state, previous actions and epsilon-greedy choice for
+    ``B`` copies at once. ``obs_key`` picks the observation the learner trains on (real or macro)."""
+
+    def __init__(self, net: torch.nn.Module, info: EnvInfo, batch_size: int, obs_key: str, tick_on_any: bool):
+        self.net, self.info, self.B = net, info, batch_size
+        self.obs_key = obs_key  # "real_obs" (Mac-SJERT learners) or "obs" (Mac-JERT learners)
+        self.tick_on_any = tick_on_any  # Mac-JERT: the RNN advances only where some agent's action ended
+        self.hidden = net.initial_hidden(batch_size)  # [B, n, H]
+        self.prev_action = np.full((batch_size, info.n_agents), -1, np.int64)  # [B, n]
+        self.prev_elapsed = np.zeros((batch_size, info.n_agents), np.int64)  # [B, n]
+
+    def reset(self, where: np.ndarray) -> None:
+        idx = torch.as_tensor(np.flatnonzero(where))
+        if len(idx):
+            self.hidden[idx] = self.net.initial_hidden(len(idx))
+        self.prev_action[where] = -1
+        self.prev_elapsed[where] = 0
+
+    @torch.no_grad()
+    def act(self, step: Step, epsilon: float, rng: np.random.Generator) -> np.ndarray:
+        """Actions [B, n] for the copies' choosing agents (others get their running action)."""
+        obs = torch.as_tensor(getattr(step, self.obs_key))  # [B, n, O]
+        update = None
+        if self.tick_on_any:
+            update = torch.as_tensor(step.choosing.any(1, keepdims=True)).expand(step.choosing.shape)
+        q, self.hidden = self.net.act(
+            obs,
+            torch.as_tensor(self.prev_action),
+            torch.as_tensor(self.prev_elapsed),
+            torch.as_tensor(step.t),
+            self.hidden,
+            update,
+        )  # q: [B, n, A]
+        mask = step.action_mask  # [B, n, A]
+        q = q.numpy()
+        greedy = np.where(mask, q, -np.inf).argmax(-1)  # [B, n]
+        if epsilon > 0:
+            random = (rng.random(mask.shape) * mask).argmax(-1)  # uniform over valid actions
+            explore = rng.random(greedy.shape) < epsilon
+            greedy = np.where(explore, random, greedy)
+        return np.where(step.choosing, greedy, step.macro_action)
+
+    def observe(self, step: Step) -> None:
+        """Remember what ran during the step just taken (the next step's 'previous action')."""
+        self.prev_action = step.macro_action.copy()
+        self.prev_elapsed = step.elapsed.copy()
+
+
+class RolloutWorker:
+    """Steps ``rollout.num_envs`` copies of ``env.scenario`` and emits per-agent segments.
+
+    Plain class: ``asyncmarl.cluster`` runs it in-process or as a Ray actor. ``seed`` seeds the environments and
+    exploration; ``worker_id`` tags its segments and makes its episode ids unique.
+    """
+
+    def __init__(self, cfg, worker_id: int = 0, seed: int | None = None):
+        self.cfg = cfg
+        self.worker_id = int(worker_id)
+        self.seed = int(cfg.seed * 1000 + worker_id if seed is None else seed)
+        rc = cfg.rollout
+        self.env = make_batched(cfg.env.scenario, rc.num_envs, **cfg.env.settings)
+        self.info = EnvInfo.from_env(self.env, family=spec(cfg.env.scenario).family)
+        torch.set_num_threads(rc.torch_threads)
+        torch.manual_seed(self.seed)
+        self.net = make_agent_net(cfg.learner.agent_net, self.info)
+        self.net.eval()
+        self.version = 0
+        self.env_steps = 0  # joint steps taken by this worker
+        self.episodes_done = 0
+        self.rng = np.random.default_rng(self.seed)
+        self._id_rng = np.random.default_rng([self.seed, self.worker_id, 0xE1D])
+        self.cutter = SegmentCutter(rc.num_envs, self.info.n_agents, cfg.learner.gamma, self.worker_id)
+        self.policy = self._policy(rc.num_envs)
+        self._returns = np.zeros(rc.num_envs)
+        self._versions = np.zeros(rc.num_envs, np.int64)
+        self._step = self.env.reset(seed=self._seeds(rc.num_envs))
+        self.cutter.begin(self._step, np.ones(rc.num_envs, bool), self._episode_ids(rc.num_envs))
+
+    # ------------------------------------------------------------------ acting
+    def _policy(self, batch_size: int) -> Policy:
+        mac_jert = self.cfg.learner.buffer == "mac_jert"
+        return Policy(self.net, self.info, batch_size, "obs" if mac_jert else "real_obs", tick_on_any=mac_jert)
+
+    def _seeds(self, k: int) -> np.ndarray:
+        return self.rng.integers(0, 2**31 - 1, size=k)
+
+    def _episode_ids(self, k: int) -> np.ndarray:
+        return self._id_rng.integers(1, 2**62, size=k, dtype=np.int64)
+
+    def epsilon(self) -> float:
+        global_steps = self.env_steps * self.cfg.cluster.num_rollout_workers
+        return self.cfg.rollout.epsilon(global_steps)
+
+    def run(self, num_steps: int | None = None) -> RolloutResult:
+        """Step every copy ``num_steps`` times (default ``rollout.steps_per_call``)."""
+        num_steps = num_steps or self.cfg.rollout.steps_per_call
+        result = RolloutResult(segments=[])
+        B = self.env.batch_size
+        for _ in range(num_steps):
+            step = self._step
+            actions = self.policy.act(step, self.epsilon(), self.rng)
+            self._versions = np.where(step.choosing.any(1), self.version, self._versions)
+            step = self.env.step(actions)
+            self.policy.observe(step)
+            segments, trajectories = self.cutter.record(actions, step, self.version)
+            result.segments.extend(segments)
+            result.trajectories.extend(trajectories)
+            self._returns += step.reward
+            self.env_steps += B
+            result.env_steps += B
+            done = step.done
+            if done.any():
+                for b in np.flatnonzero(done):
+                    result.episodes.append(self._episode_stats(step, int(b)))
+                self.episodes_done += int(done.sum())
+                self._returns[done] = 0.0
+                step = self.env.reset(seed=self._seeds(B), where=done)
+                self.cutter.begin(step, done, self._episode_ids(B))
+                self.policy.reset(done)
+            self._step = step
+        return result
+
+    def _episode_stats(self, step: Step, b: int) -> dict:
+        stats = {
+            "return": float(self._returns[b]),
+            "length": int(step.t[b]),
+            "terminated": bool(step.terminated[b]),
+            "policy_version": int(self._versions[b]),
+            "worker_id": self.worker_id,
+        }
+        stats.update({k: float(v[b]) for k, v in step.extras.items()})
+        return stats
+
+    def set_weights(self, version: int, weights: dict[str, torch.Tensor]) -> None:
+        """Load the agent network published as ``version`` (ignored if not newer)."""
+        if version > self.version:
+            self.net.load_state_dict(weights)
+            self.version = int(version)
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def evaluate(self, episodes: int, seed: int | None = None) -> dict[str, float]:
+        """Greedy decentralised execution on fresh copies: mean return, its 95% CI half-width and metrics."""
+        B = min(episodes, self.cfg.rollout.num_envs * 4)
+        env = make_batched(self.cfg.env.scenario, B, **self.cfg.env.settings)
+        policy = self._policy(B)
+        rng = np.random.default_rng(self.seed + 7 if seed is None else seed)
+        step = env.reset(seed=rng.integers(0, 2**31 - 1, size=B))
+        returns = np.zeros(B)
+        finished: list[dict] = []
+        active = np.ones(B, bool)  # copies still needed to reach `episodes`
+        started = B
+        while len(finished) < episodes:
+            actions = policy.act(step, self.cfg.rollout.eval_epsilon, rng)
+            step = env.step(actions)
+            policy.observe(step)
+            returns += step.reward
+            done = step.done & active
+            for b in np.flatnonzero(done):
+                row = {"return": float(returns[b]), "length": int(step.t[b])}
+                row.update({k: float(v[b]) for k, v in step.extras.items()})
+                finished.append(row)
+            if step.done.any():
+                again = step.done & active
+                more = max(0, episodes - started)
+                restart = np.flatnonzero(again)[:more]
+                keep = np.zeros(B, bool)
+                keep[restart] = True
+                active &= ~(again & ~keep)
+                started += len(restart)
+                returns[step.done] = 0.0
+                step = env.reset(seed=rng.integers(0, 2**31 - 1, size=B), where=step.done)
+                policy.reset(step.t == 0)
+        return summarize_episodes(finished[:episodes])
+
+    @torch.no_grad()
+    def render_episode(self, seed: int = 0, max_frames: int | None = None) -> list[np.ndarray]:
+        """RGB frames of one greedy episode (for GIFs)."""
+        env = make_batched(self.cfg.env.scenario, 1, **self.cfg.env.settings)
+        policy = self._policy(1)
+        rng = np.random.default_rng(seed)
+        step = env.reset(seed=seed)
+        frames = [env.render_rgb(0)]
+        while not step.done[0] and (max_frames is None or len(frames) < max_frames):
+            step = env.step(policy.act(step, 0.0, rng))
+            policy.observe(step)
+            frames.append(env.render_rgb(0))
+        return frames
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        return {
+            "version": self.version,
+            "env_steps": self.env_steps,
+            "episodes_done": self.episodes_done,
+            "rng": self.rng.bit_generator.state,
+            "id_rng": self._id_rng.bit_generator.state,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore counters and RNG streams; open episodes restart (they are never half-stored)."""
+        self.version = int(state["version"])
+        self.env_steps = int(state["env_steps"])
+        self.episodes_done = int(state["episodes_done"])
+        self.rng.bit_generator.state = state["rng"]
+        self._id_rng.bit_generator.state = state["id_rng"]
+        B = self.env.batch_size
+        everything = np.ones(B, bool)
+        self.cutter.abandon(everything)
+        self._returns[:] = 0.0
+        self._step = self.env.reset(seed=self._seeds(B))
+        self.cutter.begin(self._step, everything, self._episode_ids(B))
+        self.policy.reset(everything)
+
+
+def summarize_episodes(rows: list[dict]) -> dict[str, float]:
+    """Mean of every episode metric, plus the return's std and 95% confidence half-width."""
+    if not rows:
+        return {"episodes": 0}
+    out: dict[str, float] = {"episodes": float(len(rows))}
+    for key in rows[0]:
+        vals = np.array([r[key] for r in rows], float)
+        out[f"{key}_mean"] = float(vals.mean())
+    ret = np.array([r["return"] for r in rows], float)
+    out["return_std"] = float(ret.std(ddof=1)) if len(ret) > 1 else 0.0
+    out["return_ci95"] = 1.96 * out["return_std"] / np.sqrt(len(ret))
+    return out

@@ -62,15 +62,13 @@ class EpisodeStorage:
         self.evict()
 
     def evict(self) -> int:
-        """Drop the oldest unpinned episodes while over capacity (pinned ones wait for their release)."""
+        """Drop the oldest episodes while over capacity. Strict FIFO: if the oldest is pinned (being sampled),
+        the store stays over capacity until ``unpin`` releases it, then eviction resumes."""
         dropped = 0
-        if self._size() <= self.capacity:
-            return 0
-        for eid in list(self.episodes):
-            if self._size() <= self.capacity:
-                break
+        while len(self.episodes) > 1 and self._size() > self.capacity:  # the newest always stays
+            eid = next(iter(self.episodes))
             if self.pins[eid]:
-                continue
+                break
             ep = self.episodes.pop(eid)
             self.steps -= ep.T
             self.nbytes -= ep.nbytes

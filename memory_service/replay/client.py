@@ -18,17 +18,18 @@ from asyncmarl.platform.data import Segment
 from asyncmarl.platform.roles import Batch
 
 log = logging.getLogger(__name__)
-_SPLITMIX = np.uint64(0x9E3779B97F4A7C15)
+_MASK = (1 << 64) - 1
 
 
 def shard_for(episode_id: int, num_shards: int) -> int:
-    """The shard that holds every segment of ``episode_id`` (a fixed integer hash, the same in every process)."""
+    """The shard that holds every segment of ``episode_id``: a splitmix64 hash of the id modulo ``num_shards``
+    (the same in every process, unlike Python's salted ``hash``)."""
     if num_shards < 1:
         raise ValueError(f"num_shards must be >= 1, got {num_shards}")
-    with np.errstate(over="ignore"):
-        z = np.uint64(int(episode_id) & 0xFFFFFFFFFFFFFFFF) * _SPLITMIX
-        z ^= z >> np.uint64(31)
-    return int(z % np.uint64(num_shards))
+    z = (int(episode_id) + 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return (z ^ (z >> 31)) % num_shards
 
 
 def merge_batches(batches: list[Batch]) -> Batch:

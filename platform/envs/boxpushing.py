@@ -1,0 +1,331 @@
+"""BoxPushing (macro-actions): two agents, two small boxes and one big box that only both agents together can push.
+
+A batched numpy port of MacroMARL's ``BoxPushing_harder`` (gym id ``BP-MA-v0``), matched step for step: same
+layout, greedy go-to controller (with its quirks), push rules, frozen macro-observations, state and rewards.
+Scenarios ``boxpushing-{6,8,10,12,14,20,30}`` (grid side ``L``); see ``docs/boxpushing.md``.
+
+* Actions (every agent): 0 go to small box 0, 1 go to small box 1, 2 go to big-box spot 0, 3 go to big-box spot 1,
+  4 push, 5 turn left, 6 turn right, 7 stay. All are always allowed (the reference's mask is all ones).
+* ``Step.obs`` is the macro-observation (frozen while the agent is inside an action, as the reference returns it);
+  ``Step.real_obs`` the 5 bits of the cell in front this step: small box, big box, empty, wall, teammate.
+* ``Step.state`` (18): per agent x/L, y/L of the cell centre and one-hot orientation (up, right, down, left); per box
+  (small 0, small 1, big) x/L, y/L.
+* Reward: ``step_reward`` every step, ``penalty`` per wall hit or illegal push, and the box reward when a box
+  reaches the goal (top) row, which ends the episode (``terminated``). ``truncated`` at ``horizon`` steps.
+
+The reference has no randomness (``random_init`` is off in every published script), so seeds do not change
+trajectories; ``reset(seed)`` accepts them for the common interface.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from asyncmarl.platform.envs.base import BatchedEnv, Step
+from asyncmarl.platform.envs.boxpushing_render import render_ansi, render_rgb
+from asyncmarl.platform.envs.boxpushing_tables import NO_BOX, RIDE, Tables, tables
+from asyncmarl.platform.envs.registry import register
+
+# name -> (big_box_reward, small_box_reward, penalty)
+REWARD_PRESETS = {
+    "published": (300.0, 20.0, -10.0),  # MacroMARL scripts' defaults, behind every published BoxPushing number
+    "tomacvf": (100.0, 10.0, -10.0),  # as stated in the ToMacVF appendix
+}
+GRID_SIZES = (6, 8, 10, 12, 14, 20, 30)  # registered scenarios; any even L >= 6 works
+ACTION_NAMES = ("go_small_box_0", "go_small_box_1", "go_big_box_spot_0", "go_big_box_spot_1", "push",
+                "turn_left", "turn_right", "stay")
+# obs code (bits: 1 small box, 2 big box, 4 wall, 8 teammate) -> the 5 observation bits; "empty" when none is set
+OBS_TABLE = np.array(
+    [[c & 1, (c >> 1) & 1, c == 0, (c >> 2) & 1, (c >> 3) & 1] for c in range(16)], np.float32
+)
+
+
+@dataclass(frozen=True)
+class BoxPushingSettings:
+    """Settings of a BoxPushing scenario (the scenario presets set ``grid_size``)."""
+
+    grid_size: int = 6  # side L of the square grid: an even int >= 6 (the reference's layouts)
+    reward_preset: str = "published"  # "published" (big 300, small 20, penalty -10) or "tomacvf" (100, 10, -10)
+    big_box_reward: float | None = None  # overrides the preset's big-box reward when set
+    small_box_reward: float | None = None  # overrides the preset's small-box reward when set
+    penalty: float | None = None  # overrides the preset's wall-hit / illegal-push penalty when set
+    step_reward: float = -0.1  # reward added every timestep
+    horizon: int = 100  # episode limit in timesteps (truncation)
+
+    def __post_init__(self):
+        L = self.grid_size
+        if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 6 or L % 2:
+            raise ValueError(f"BoxPushing setting grid_size must be an even int >= 6 (e.g. {GRID_SIZES}), got {L!r}")
+        if self.reward_preset not in REWARD_PRESETS:
+            raise ValueError(
+                f"BoxPushing setting reward_preset must be one of {sorted(REWARD_PRESETS)}, got {self.reward_preset!r}"
+            )
+        for f in ("big_box_reward", "small_box_reward", "penalty", "step_reward"):
+            v = getattr(self, f)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))):
+                raise ValueError(f"BoxPushing setting {f} must be a number{' or None' if f != 'step_reward' else ''}, got {v!r}")
+        h = self.horizon
+        if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
+            raise ValueError(f"BoxPushing setting horizon must be a positive int, got {h!r}")
+
+    @property
+    def rewards(self) -> tuple[float, float, float]:
+        """(big_box_reward, small_box_reward, penalty) after applying the preset and the overrides."""
+        big, small, pen = REWARD_PRESETS[self.reward_preset]
+        pick = lambda v, d: float(d if v is None else v)  # noqa: E731
+        return pick(self.big_box_reward, big), pick(self.small_box_reward, small), pick(self.penalty, pen)
+
+
+@functools.lru_cache(maxsize=32)
+def _reward_table(L: int, penalty: float, step_reward: float) -> np.ndarray:
+    """Per-agent reward of each table outcome: its penalty plus half the joint step reward (read-only)."""
+    rw = np.where(tables(L).PEN, penalty, 0.0) + step_reward / 2
+    rw.flags.writeable = False
+    return rw
+
+
+class BoxPushing(BatchedEnv):
+    """``B`` copies of BoxPushing stepped together (see the module docstring for the spaces)."""
+
+    n_agents = 2
+    n_actions = 8
+    obs_dim = 5
+    state_dim = 18
+
+    def __init__(self, batch_size: int, settings: BoxPushingSettings | None = None, name: str | None = None):
+        super().__init__(batch_size)
+        s = settings or BoxPushingSettings()
+        self.settings = s
+        L = s.grid_size
+        self.name = name or f"boxpushing-{L}"
+        self.horizon = int(s.horizon)
+        self.action_names = (ACTION_NAMES, ACTION_NAMES)
+        self.big_box_reward, self.small_box_reward, self.penalty = s.rewards
+        self.step_reward = float(s.step_reward)
+        tb = self._tb = tables(L)
+        self._rw = _reward_table(L, self.penalty, self.step_reward)
+        self._box_rewards = np.array([self.small_box_reward, self.small_box_reward, self.big_box_reward])
+        B = self.batch_size
+        lay = tb.layout
+        self._pose0 = np.array([[tb.encode(x, y, o, 0) for x, y, o in lay.agent_start]], np.int64)  # [1, 2]
+        # constants as arrays of the batch's shape: array-array ufuncs skip numpy's scalar conversion
+        self._boff = (np.arange(B, dtype=np.int64) * 4)[:, None]  # [B, 1] row offsets into the flat box rows
+        self._P2 = np.full((B, 2), tb.P, np.int64)
+        self._one2 = np.ones((B, 2), np.int64)
+        self._zero2 = np.zeros((B, 2), np.int64)
+        self._eight2 = np.full((B, 2), 8, np.int64)
+        self._one = np.ones(B, np.int64)
+        self._hor = np.full(B, self.horizon, np.int64)
+        self._nact_u = np.full((B, 2), self.n_actions, np.uint64)
+        self._zb2 = bytes(2 * B)  # tobytes() of an all-False [B, 2] bool array: a cheap "any"
+        self._zb = bytes(B)
+        self._shape = (B, 2)
+        mask = np.ones((B, 2, self.n_actions), bool)
+        mask.flags.writeable = False
+        self._mask = mask  # every action is always allowed
+        zf = np.zeros(B, np.float32)
+        zf.flags.writeable = False
+        self._zero_extras = {"big_box": zf, "small_boxes": zf}
+        # per-copy state (never handed out, except through fresh arrays)
+        self._pose = np.repeat(self._pose0, B, 0)  # [B, 2] pose index (cell, orientation, big-box waypoint)
+        self._cur = np.full((B, 2), 8, np.int64)  # [B, 2] current action + 8 (RIDE: locked into the big-box push)
+        self._choosing = np.ones((B, 2), bool)  # [B, 2]
+        self._elapsed = np.zeros((B, 2), np.int64)  # [B, 2]
+        self._Y = np.full((B, 4), -1000, np.int64)  # [B, 4] box rows (small 0, small 1, big, sentinel)
+        self._yflat = self._Y.reshape(-1)  # a view: the box rows indexed by boff + box
+        self._hp = np.zeros((B, 2), np.int64)  # [B, 2] pose + P * (a box is in front)
+        self._mcode = np.zeros((B, 2), np.int64)  # [B, 2] frozen macro-observation code
+        self._t = np.zeros(B, np.int64)
+        self._boxstate = np.zeros((B, 6), np.float32)
+        self._box_x = np.array([lay.small_x[0] + 0.5, lay.small_x[1] + 0.5, lay.big_x + 1.0]) / L
+        self._riding = False  # some copy is in a joint big-box push
+        self._y0_moved = False  # some copy's small box 0 left its start row (go-to obstacles moved)
+        self._done_any = False
+
+    # ------------------------------------------------------------------ validation fast path
+    def validate_actions(self, actions) -> np.ndarray:
+        """The base checks, short-cut when every entry is an int64 in range (all actions are always allowed)."""
+        if (
+            type(actions) is np.ndarray
+            and actions.dtype == np.int64
+            and actions.shape == self._shape
+            and not self._done_any
+            and (actions.view(np.uint64) >= self._nact_u).tobytes() == self._zb2  # negatives wrap to huge
+        ):
+            return actions
+        return super().validate_actions(actions)
+
+    # ------------------------------------------------------------------ reset / step
+    def _reset(self, where: np.ndarray, seeds: np.ndarray) -> Step:
+        tb, B, w = self._tb, self.batch_size, where
+        w2 = w[:, None]
+        self._pose = np.where(w2, self._pose0, self._pose)
+        self._cur = np.where(w2, self._eight2, self._cur)
+        self._choosing = np.where(w2, True, self._choosing)
+        self._elapsed = np.where(w2, 0, self._elapsed)
+        self._Y[w, :3] = tb.layout.box_row
+        self._t = np.where(w, 0, self._t)
+        self._update_boxstate()
+        self._riding = bool((self._cur == RIDE).any())
+        self._y0_moved = bool((self._Y[:, 0] != tb.layout.box_row).any())
+        code = self._observe(self._pose)
+        self._mcode = np.where(w2, code, self._mcode)
+        last = self._last
+        if last is None:
+            reward, term, trunc = np.zeros(B, np.float32), np.zeros(B, bool), np.zeros(B, bool)
+            mac, ela, extras = np.zeros((B, 2), np.int64), np.zeros((B, 2), np.int64), self._zero_extras
+        else:
+            reward = np.where(w, np.float32(0), last.reward)
+            term, trunc = last.terminated & ~w, last.truncated & ~w
+            mac, ela = np.where(w2, 0, last.macro_action), np.where(w2, 0, last.elapsed)
+            extras = {k: np.where(w, np.float32(0), v) for k, v in last.extras.items()}
+        self._done_any = bool((term | trunc).any())
+        return self._make_step(code, reward, term, trunc, mac, ela, extras)
+
+    def _step(self, actions: np.ndarray) -> Step:
+        tb = self._tb
+        chose = self._choosing
+        e2 = np.where(chose, actions, self._cur)  # [B, 2] chosen action, or current action + 8 while busy
+        T = tb.ES[e2] + self._hp  # [B, 2] index of each agent's outcome in the tables
+        npose, dn, rw = tb.NP[T], tb.DN[T], self._rw[T]
+        if self._riding or self._y0_moved or tb.SPECIAL[T].tobytes() != self._zb2:
+            npose, dn, rw, e2, term, box_r, extras = self._slow_step(e2, T, npose, dn, rw)
+            reward = (rw[:, 0] + rw[:, 1] + box_r).astype(np.float32)
+        else:  # no box moves this step: nothing can finish
+            reward = (rw[:, 0] + rw[:, 1]).astype(np.float32)
+            term, extras = np.zeros(self.batch_size, bool), self._zero_extras
+        self._cur = cur = tb.NEXTCUR[e2]
+        self._pose = npose
+        self._choosing = dn
+        self._elapsed = elapsed = np.where(chose, self._zero2, self._elapsed + self._one2)
+        self._t = t = self._t + self._one
+        trunc = t >= self._hor
+        code = self._observe(npose)
+        self._mcode = np.where(dn, code, self._mcode)  # busy agents keep the observation they chose with
+        if term.tobytes() != self._zb:
+            trunc &= ~term
+            self._done_any = True
+        else:
+            self._done_any = trunc.tobytes() != self._zb
+        return self._make_step(code, reward, term, trunc, tb.REPORT[cur], elapsed, extras, t)
+
+    def _slow_step(self, e2, T, npose, dn, rw):
+        """Exact sequential semantics when a box moves, a joint push may start, or small box 0 has moved.
+
+        Agents act in order (agent_0 first), as in the reference: a box agent_0 pushes is already moved when
+        agent_1 acts, and small box 0's row is where the go-to controller sees obstacles.
+        """
+        tb, L, Y = self._tb, self._tb.L, self._Y
+        row0 = tb.layout.box_row
+        pose = self._pose
+        rv = tb.READY[T]  # [B, 2] big-box spot (1 or 2) of an agent that chose push facing up, else 0
+        start = rv[:, 0] * rv[:, 1] == 2  # [B] both on different big-box spots: they push it together
+        half = self.step_reward / 2
+        for i in (0, 1):
+            if i == 1 and pushed0:
+                # agent_0 moved a box: agent_1 meets the new box rows
+                p1 = pose[:, 1]
+                hit = self._yflat[self._boff[:, 0] + tb.KF[p1]] == tb.FY[p1]
+                T1 = tb.ES[e2[:, 1]] + p1 + hit * tb.P
+                npose[:, 1], dn[:, 1], rw[:, 1] = tb.NP[T1], tb.DN[T1], self._rw[T1]
+                T = T.copy()
+                T[:, 1] = T1
+            mv = tb.IS_MOVE[e2[:, i]] & (Y[:, 0] != row0) & ~start
+            if mv.any():  # go-to with obstacles in small box 0's current row: compute it directly
+                p = pose[mv, i]
+                g = tb.GOAL[e2[mv, i]]
+                nx, ny, no, d = tb.move_exact(tb.PX[p], tb.PY[p], tb.PO[p], g, Y[mv, 0])
+                nb = np.where(d, np.array([0, 0, 1, 2])[g], tb.PB[p])
+                npose[mv, i], dn[mv, i], rw[mv, i] = tb.encode(nx, ny, no, nb), d, half
+            k = tb.PUSHK[T[:, i]]
+            pm = (k != NO_BOX) & ~start
+            pushed = bool(pm.any())
+            if pushed:
+                Y[pm, k[pm]] += 1
+            if i == 0:
+                pushed0 = pushed
+        if start.any():  # both locked into pushing the big box: carried up with it, no action of their own
+            npose[start] = pose[start] + tb.row_stride
+            dn[start] = False
+            rw[start] = half
+            e2 = np.where(start[:, None], RIDE, e2)
+        riding = e2[:, 0] == RIDE
+        self._riding = bool(riding.any())
+        if self._riding:
+            Y[riding, 2] += 1
+            dn[riding & (Y[:, 2] == L - 1)] = True
+        at_goal = Y[:, :3] == L - 1  # [B, 3]
+        term = at_goal.any(1)
+        box_r = at_goal @ self._box_rewards
+        self._y0_moved = bool((Y[:, 0] != row0).any())
+        self._update_boxstate()
+        extras = {"big_box": at_goal[:, 2].astype(np.float32), "small_boxes": at_goal[:, :2].sum(1, dtype=np.float32)}
+        return npose, dn, rw, e2, term, box_r, extras
+
+    # ------------------------------------------------------------------ observation, state, Step
+    def _observe(self, pose: np.ndarray) -> np.ndarray:
+        """Real observation codes [B, 2] of poses ``pose``; also caches pose + P * (box in front) for the tables."""
+        tb = self._tb
+        hit = self._yflat[self._boff + tb.KF[pose]] == tb.FY[pose]  # [B, 2] the box of the front column is there
+        self._hp = hp = pose + hit * self._P2
+        mate = tb.FC[pose] == tb.CELL[pose][:, ::-1]  # [B, 2] teammate in the front cell
+        return tb.OBI[hp] + mate * self._eight2
+
+    def _update_boxstate(self) -> None:
+        bs = np.empty((self.batch_size, 6), np.float32)
+        bs[:, 0::2] = self._box_x
+        bs[:, 1::2] = (self._Y[:, :3] + 0.5) / self._tb.L
+        self._boxstate = bs
+
+    def _make_step(self, code, reward, term, trunc, mac, ela, extras, t=None) -> Step:
+        B = self.batch_size
+        state = np.concatenate((self._tb.SA.take(self._pose, axis=0).reshape(B, 12), self._boxstate), axis=1)
+        return Step(
+            obs=OBS_TABLE.take(self._mcode, axis=0),
+            real_obs=OBS_TABLE.take(code, axis=0),
+            state=state,
+            reward=reward,
+            terminated=term,
+            truncated=trunc,
+            choosing=self._choosing,
+            macro_action=mac,
+            elapsed=ela,
+            action_mask=self._mask,
+            t=self._t.copy() if t is None else t,
+            extras=extras,
+        )
+
+    # ------------------------------------------------------------------ inspection
+    def positions(self, index: int = 0) -> dict:
+        """Copy ``index`` in cells: agents ``[(x, y, orientation)]`` and boxes ``[(x, y)]`` (big box: left cell)."""
+        tb = self._tb
+        p = self._pose[index]
+        lay = tb.layout
+        xs = (lay.small_x[0], lay.small_x[1], lay.big_x)
+        return {
+            "agents": [(int(tb.PX[q]), int(tb.PY[q]), int(tb.PO[q])) for q in p],
+            "boxes": [(xs[k], int(self._Y[index, k])) for k in range(3)],
+        }
+
+    def render_rgb(self, index: int = 0) -> np.ndarray:
+        return render_rgb(self._tb.layout, self.positions(index))
+
+    def render_ansi(self, index: int = 0) -> str:
+        return render_ansi(self._tb.layout, self.positions(index), int(self._t[index]))
+
+
+def _factory(batch_size: int, settings: BoxPushingSettings) -> BoxPushing:
+    return BoxPushing(batch_size, settings, name=f"boxpushing-{settings.grid_size}")
+
+
+for _L in GRID_SIZES:
+    register(
+        f"boxpushing-{_L}",
+        _factory,
+        BoxPushingSettings,
+        {"grid_size": _L},
+        family="macro",
+        description=f"BoxPushing {_L}x{_L} (MacroMARL BoxPushing_harder): 2 agents, 8 macro-actions, horizon 100",
+    )

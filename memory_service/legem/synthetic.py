@@ -4,7 +4,7 @@ They follow the rules of the spec's Stag-Hunter and the off-beat timing of ``asy
 hunter i commits "shoot" (action 1) at step s_i, is busy during s_i + 1 .. s_i + m_i (m_i its arrow flight
 time) and the arrow lands in step s_i + m_i. The episode ends in the step the first arrow lands: reward +10
 there when every hunter's arrow lands in that step, 0 otherwise; or at the horizon. Observation of hunter i:
-[ready, in flight, spent, stag visible, t / horizon]. Trajectories have the layout of
+[ready, in flight, spent, stag visible (0 once caught or fled), t / horizon]. Trajectories have the layout of
 :class:`~asyncmarl.memory_service.legem.memory.LegemMemory.add_episodes`.
 """
 from __future__ import annotations
@@ -30,6 +30,8 @@ def stag_hunter_episode(shots, flights=(8, 3), horizon: int = 20, reward: float 
     real_obs[..., 0], real_obs[..., 1] = ready, flying
     real_obs[..., 2] = ~(ready | flying)
     real_obs[..., 3] = 1.0
+    if first < horizon:
+        real_obs[length, :, 3] = 0.0  # caught or fled in the last step: the stag is gone
     real_obs[..., 4] = np.minimum(t, horizon) / horizon
     # macro-observation: frozen at the commit step while the arrow flies
     frozen_row = np.where(flying, np.minimum(shot[None], length), t)  # [T+1, n]

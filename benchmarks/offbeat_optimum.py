@@ -39,26 +39,29 @@ SKIP = ("macro_obs",)  # snapshot entries that cannot change the future (rebuilt
 
 
 # --------------------------------------------------------------------------- stag-hunter: full enumeration
-def stag_hunter(gammas: list[float]) -> None:
-    env = make_batched("stag-hunter", 1)
-    T, n = env.horizon, env.n_agents
+def stag_schedules() -> tuple[np.ndarray, np.ndarray]:
+    """Every joint schedule (t0, t1) (t = 0..T-1, or T for never) and its rewards per step, [S, 2] and [S, T]."""
+    T = make_batched("stag-hunter", 1).horizon
     times = np.arange(T + 1)  # shot time; T means never
-    s0, s1 = (g.ravel() for g in np.meshgrid(times, times, indexing="ij"))  # [441] each
+    s0, s1 = (g.ravel() for g in np.meshgrid(times, times, indexing="ij"))
     sched = np.stack([s0, s1], 1)  # [S, 2]
     env = make_batched("stag-hunter", len(sched))
     step = env.reset(seed=0)
     rewards = np.zeros((len(sched), T), np.float32)
-    end = np.full(len(sched), T)
     live = np.ones(len(sched), bool)
     for t in range(T):
         actions = (sched == t).astype(np.int64) * step.choosing  # shoot exactly at the scheduled step
         step = env.step(actions) if live.all() else _step_live(env, actions, live)
         rewards[:, t] = np.where(live, step.reward, 0)
-        newly = live & step.done
-        end[newly] = t
         live &= ~step.done
         if not live.any():
             break
+    return sched, rewards
+
+
+def stag_hunter(gammas: list[float]) -> None:
+    sched, rewards = stag_schedules()
+    T = rewards.shape[1]
     caught = rewards.sum(1) > 0
     gap = sched[:, 1] - sched[:, 0]
     print(f"stag-hunter: {len(sched)} joint schedules (each hunter shoots at t = 0..{T - 1} or never)")

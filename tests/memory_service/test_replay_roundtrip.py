@@ -5,6 +5,7 @@ import hashlib
 
 import numpy as np
 import pytest
+import torch
 
 from asyncmarl.memory_service.replay import ReplayConfig, ReplayShard, SegmentError
 from asyncmarl.memory_service.replay.synthetic import ScriptedSettings, scripted_segments
@@ -157,3 +158,34 @@ def test_bad_segments_in_a_batch_do_not_block_the_good_ones(half_filled):
         shard.add([bad] + list(late))
     assert shard.stats()["episodes"] == 2
     assert shard.add([bad], strict=False) == 0 and shard.stats()["rejected_segments"] == 2
+
+
+@pytest.mark.parametrize("name", ["boxpushing-6", "wtd-a", "overcooked-a"])
+def test_real_scenarios_round_trip(name):
+    from asyncmarl.platform.envs import make_batched, names
+
+    if name not in names():
+        pytest.skip(f"{name} not registered")
+    env = make_batched(name, 2)
+    segs, trajs = scripted_segments(None, 2, steps=env.horizon + 1, gamma=GAMMA, seed=1, env=env)
+    if not trajs:
+        pytest.skip(f"{name}: no episode finished in the steps run")
+    shard = ReplayShard(ReplayConfig(min_episodes=1, gamma=GAMMA), seed=0)
+    assert shard.add(segs[::-1]) == len(trajs)
+    batch = shard.sample(len(trajs))
+    by_id = {t["episode_id"]: t for t in trajs}
+    for b, eid in enumerate(batch["episode_id"].tolist()):
+        tr = by_id[eid]
+        T = tr["length"]
+        np.testing.assert_array_equal(batch["real_obs"][b, : T + 1].numpy(), tr["real_obs"])
+        np.testing.assert_array_equal(batch["obs"][b, : T + 1].numpy(), tr["obs"])
+        np.testing.assert_array_equal(batch["reward"][b, :T].numpy(), tr["reward"])
+    jert = shard.sample(len(trajs), view="mac_jert")
+    # squeezed reward g is discounted from its kept row tau_g, and the discounts before g multiply to
+    # gamma^tau_g: together they give back the episode's discounted return
+    disc_before = torch.cumprod(torch.cat([torch.ones(len(trajs), 1), jert["discount"][:, :-1]], 1), 1).double()
+    for b, eid in enumerate(jert["episode_id"].tolist()):
+        r = by_id[eid]["reward"].astype(np.float64)
+        expect = float(np.sum(GAMMA ** np.arange(len(r)) * r))
+        got = float((disc_before[b] * jert["reward"][b].double() * jert["filled"][b].double()).sum())
+        assert got == pytest.approx(expect, rel=1e-5, abs=1e-4)

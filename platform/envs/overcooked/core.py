@@ -1,0 +1,155 @@
+"""Batched macro-action Overcooked (reference: ``WeihaoTan/gym-macro-overcooked``, ``Overcooked_MA_V1``).
+
+Three agents prepare a salad in a 7 x 7 kitchen with macro-actions (get an item, go to a knife, chop, deliver,
+go to the divider counter, one-step moves). Per agent, ``Step.obs`` is the **macro-observation** (frozen until
+the agent's macro-action ends, as the reference returns it) and ``Step.real_obs`` the observation of this step;
+both are 32 values: tomato, lettuce, onion (x, y, chop progress), plates 1-2, knives 1-2, delivery (x, y),
+agents 1-3 (x, y), recipe one-hot (7); coordinates divided by 7; items outside the agent's window are 0.
+``Step.state`` is the same vector seen with no window (the reference's full-view ``_get_vector_state``).
+The environment has no randomness: ``reset`` seeds are accepted and ignored.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from asyncmarl.platform.envs.base import BatchedEnv, Step
+from asyncmarl.platform.envs.overcooked import layout as L
+from asyncmarl.platform.envs.overcooked import macro
+from asyncmarl.platform.envs.overcooked.kitchen import Kitchen
+from asyncmarl.platform.envs.overcooked.render import render_ansi, render_rgb
+from asyncmarl.platform.envs.overcooked.settings import OvercookedSettings
+
+# Observation entry -> (item slot, 0 x / 1 y / 2 chop progress), in the reference's vector order.
+_ENTRIES = [(s, k) for s in range(L.N_ITEMS) for k in ((0, 1, 2) if s < L.N_FOOD else (0, 1))]
+ENTRY_ITEM = np.array([s for s, _ in _ENTRIES])  # [25]
+ENTRY_KIND = np.array([k for _, k in _ENTRIES])  # [25]
+OBS_DIM = len(_ENTRIES) + len(L.TASKS)  # 32
+
+
+@functools.lru_cache(maxsize=None)
+def navigator(map_type: str) -> L.Navigator:
+    """The process-wide memoised A* of kitchen ``map_type``."""
+    return L.Navigator(L.load(map_type).floor)
+
+
+class OvercookedEnv(BatchedEnv):
+    """``B`` copies of one Overcooked kitchen; agents ``agent_0..2`` are the reference's agents in map order."""
+
+    obs_dim = OBS_DIM
+    state_dim = OBS_DIM
+
+    def __init__(self, batch_size: int, settings: OvercookedSettings = OvercookedSettings(), name: str = ""):
+        super().__init__(batch_size)
+        s = settings
+        self.settings = s
+        self.name = name or f"overcooked-{s.map_type.lower()}"
+        self.lay = L.load(s.map_type)
+        self.n_agents = L.N_AGENTS
+        self.n_actions = len(self.lay.macro_names)
+        self.horizon = s.horizon
+        self.action_names = (self.lay.macro_names,) * L.N_AGENTS
+        self.right_index = self.lay.macro_names.index("right")
+        self.radius = s.obs_radius
+        self.nav = navigator(s.map_type)
+        task = L.TASKS[s.task]
+        self.kitchen = Kitchen(self.lay, self.batch_size, task, (s.subtask_reward, s.correct_delivery,
+                                                                  s.wrong_delivery))
+        B, n = self.batch_size, L.N_AGENTS
+        self.onehot = np.eye(len(L.TASKS), dtype=np.float32)[s.task]
+        self.bel = np.zeros((B, n, L.N_ITEMS), np.int64)  # [B, 3, 11] believed cell of every item
+        self.cur_mac = np.zeros((B, n), np.int64)  # [B, 3] running macro-action
+        self.mac_done = np.ones((B, n), bool)  # [B, 3] macro-action ended: choose at the next step
+        self.chop_times = np.zeros((B, n), np.int64)  # [B, 3] chops of the running "chop" (kept when cut short)
+        self.run_len = np.zeros((B, n), np.int64)  # [B, 3] steps the running macro-action ran before this step
+        self.macro_obs = np.zeros((B, n, OBS_DIM), np.float32)  # [B, 3, 32] frozen macro-observations
+        self.t = np.zeros(B, np.int64)
+        self.reward = np.zeros(B, np.float32)
+        self.terminated = np.zeros(B, bool)
+        self.truncated = np.zeros(B, bool)
+        self.last_mac = np.zeros((B, n), np.int64)
+        self.last_elapsed = np.zeros((B, n), np.int64)
+
+    # ------------------------------------------------------------------ observations
+    def _views(self, pos: np.ndarray):
+        """(full-view vector [B, 25], in-window [B, 3, 11]) of true item cells ``pos`` [B, 11]."""
+        vals = np.empty((self.batch_size, L.N_ITEMS, 3))
+        vals[:, :, :2] = L.XY[pos] / L.SIZE
+        vals[:, :L.N_FOOD, 2] = self.kitchen.chop / 3
+        full = vals[:, ENTRY_ITEM, ENTRY_KIND]  # [B, 25]
+        if self.radius == 0:
+            inwin = np.ones((self.batch_size, L.N_AGENTS, L.N_ITEMS), bool)
+        else:
+            inwin = L.CHEBYSHEV[self.kitchen.apos[:, :, None], pos[:, None, :]] <= self.radius
+        return full, inwin
+
+    def _observe(self, full: np.ndarray, inwin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(real_obs [B, 3, 32], state [B, 32]) float32."""
+        B = self.batch_size
+        real = np.empty((B, L.N_AGENTS, OBS_DIM), np.float32)
+        real[:, :, :25] = full[:, None, :] * inwin[:, :, ENTRY_ITEM]
+        real[:, :, 25:] = self.onehot
+        state = np.empty((B, OBS_DIM), np.float32)
+        state[:, :25] = full
+        state[:, 25:] = self.onehot
+        return real, state
+
+    def _update_belief(self, pos: np.ndarray, inwin: np.ndarray) -> None:
+        """Reference ``_get_vector_obs``: seen items at their cell; a remembered cell now in view but empty of
+        the item resets the belief to the item's start cell; other items stay where last seen."""
+        if self.radius == 0:
+            self.bel[:] = pos[:, None, :]
+            return
+        stale = L.CHEBYSHEV[self.kitchen.apos[:, :, None], self.bel] <= self.radius  # [B, 3, 11]
+        self.bel = np.where(inwin, pos[:, None, :], np.where(stale, self.lay.init_pos, self.bel))
+
+    def _make_step(self, real: np.ndarray, state: np.ndarray) -> Step:
+        return Step(
+            obs=self.macro_obs.copy(), real_obs=real, state=state, reward=self.reward.copy(),
+            terminated=self.terminated.copy(), truncated=self.truncated.copy(), choosing=self.mac_done.copy(),
+            macro_action=self.last_mac.copy(), elapsed=self.last_elapsed.copy(),
+            action_mask=np.ones((self.batch_size, L.N_AGENTS, self.n_actions), bool), t=self.t.copy(),
+            extras={"success": self.terminated.astype(np.float32)},
+        )
+
+    # ------------------------------------------------------------------ BatchedEnv
+    def _reset(self, where: np.ndarray, seeds: np.ndarray) -> Step:
+        idx = np.flatnonzero(where)
+        self.kitchen.reset(idx)
+        self.bel[idx] = self.lay.init_pos
+        for arr, value in ((self.cur_mac, 0), (self.mac_done, True), (self.chop_times, 0), (self.run_len, 0),
+                           (self.t, 0), (self.reward, 0), (self.terminated, False), (self.truncated, False),
+                           (self.last_mac, 0), (self.last_elapsed, 0)):
+            arr[idx] = value
+        full, inwin = self._views(self.kitchen.positions())
+        real, state = self._observe(full, inwin)
+        self.macro_obs[idx] = real[idx]
+        return self._make_step(real, state)
+
+    def _step(self, actions: np.ndarray) -> Step:
+        s = self.settings
+        choose = self.mac_done
+        self.cur_mac = np.where(choose, actions, self.cur_mac)
+        self.run_len = np.where(choose, 0, self.run_len + 1)
+        self.last_mac = self.cur_mac.copy()
+        self.last_elapsed = self.run_len.copy()
+        prim = macro.primitives(self, self.kitchen.positions())
+        reward, delivered = self.kitchen.step(prim, np.full(self.batch_size, s.step_penalty))
+        pos = self.kitchen.positions()
+        full, inwin = self._views(pos)
+        self._update_belief(pos, inwin)
+        macro.finished(self, pos)
+        real, state = self._observe(full, inwin)
+        self.macro_obs = np.where(self.mac_done[..., None], real, self.macro_obs)
+        self.t += 1
+        self.reward = reward.astype(np.float32)
+        self.terminated = delivered
+        self.truncated = (self.t >= self.horizon) & ~delivered
+        return self._make_step(real, state)
+
+    def render_rgb(self, index: int = 0) -> np.ndarray:
+        return render_rgb(self, index)
+
+    def render_ansi(self, index: int = 0) -> str:
+        return render_ansi(self, index)

@@ -1,0 +1,219 @@
+"""The kitchen's dynamic state for ``B`` copies and the reference's primitive step on it.
+
+The primitive step resolves agents one after another in index order, in passes, exactly as the reference's
+``Overcooked_V1.step``: an agent walking into a teammate that has not acted yet waits for it (or swaps places
+with it when the two walk into each other); moving into an item interacts with it (pick up, put down, plate,
+chop, deliver). One pass is vectorised over copies; only the copies where something happens are touched.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from asyncmarl.platform.envs.overcooked import layout as L
+
+# Cell codes an empty-handed agent picks up from a counter.
+_PICKABLE = np.zeros(9, bool)
+_PICKABLE[[L.TOMATO, L.LETTUCE, L.PLATE, L.ONION]] = True
+_IS_FOOD_CODE = L.FOOD_OF_CODE >= 0
+_KNIFE_AT = np.full(L.N_CELLS, -1)  # cell -> knife number (0, 1), filled per layout below
+_FOOD_BITS = np.array([1, 2, 4])  # tomato, lettuce, onion
+
+
+def task_bits(task: str) -> int:
+    """Bit mask of the foods a recipe name contains (the reference matches names, so this is its set)."""
+    return int(sum(b for b, name in zip(_FOOD_BITS, L.FOOD_NAMES) if name in task))
+
+
+class Kitchen:
+    """Positions, holdings, chop progress and the map code grid of ``B`` copies (all int64/int8 arrays).
+
+    Movable items (slots 0..4) are either on a cell (``ipos``), held by an agent (``holder``) or, for food, in a
+    plate (``in_plate``); their true cell is derived from that, as the reference moves held items with agents.
+    """
+
+    def __init__(self, layout: L.Layout, batch_size: int, task: str, rewards: tuple[float, float, float]):
+        self.lay = layout
+        self.B = batch_size
+        self.ar = np.arange(batch_size)
+        self.task_bits = task_bits(task)
+        # The reference pays the chopping reward when the food's name is a substring of the recipe.
+        self.in_task = np.array([name in task for name in L.FOOD_NAMES])
+        self.r_subtask, self.r_correct, self.r_wrong = rewards
+        self.knife_at = np.full(L.N_CELLS, -1)
+        self.knife_at[layout.init_pos[[L.K1, L.K2]]] = [0, 1]
+        B = batch_size
+        self.grid = np.zeros((B, L.N_CELLS), np.int8)  # [B, 49] the reference's map codes
+        self.apos = np.zeros((B, L.N_AGENTS), np.int64)  # [B, 3] agent cells
+        self.ipos = np.zeros((B, 5), np.int64)  # [B, 5] cell of each movable item while it lies on a cell
+        self.holder = np.full((B, 5), -1, np.int64)  # [B, 5] agent holding the item, -1 if none
+        self.hold = np.full((B, L.N_AGENTS), -1, np.int64)  # [B, 3] item slot an agent holds, -1 if none
+        self.in_plate = np.full((B, L.N_FOOD), -1, np.int64)  # [B, 3] plate slot (3, 4) a food lies in, -1
+        self.chop = np.zeros((B, L.N_FOOD), np.int64)  # [B, 3] chops each food has had (3 = chopped)
+        self.knife_hold = np.full((B, 2), -1, np.int64)  # [B, 2] item slot on each knife, -1 if none
+
+    def reset(self, idx: np.ndarray) -> None:
+        """Put copies ``idx`` back to the initial kitchen."""
+        lay = self.lay
+        self.grid[idx] = lay.init_grid
+        self.apos[idx] = lay.init_pos[L.A0:]
+        self.ipos[idx] = lay.init_pos[:5]
+        self.holder[idx] = -1
+        self.hold[idx] = -1
+        self.in_plate[idx] = -1
+        self.chop[idx] = 0
+        self.knife_hold[idx] = -1
+
+    def positions(self) -> np.ndarray:
+        """[B, 11] true cell of every item slot (held items at their agent, plated food at its plate)."""
+        held_at = np.take_along_axis(self.apos, np.maximum(self.holder, 0), 1)  # [B, 5]
+        cellpos = np.where(self.holder >= 0, held_at, self.ipos)  # [B, 5]
+        plate_of_food = np.take_along_axis(cellpos, np.maximum(self.in_plate, 3), 1)  # [B, 3]
+        food = np.where(self.in_plate >= 0, plate_of_food, cellpos[:, :3])
+        food = np.where(self.holder[:, :3] >= 0, cellpos[:, :3], food)
+        fixed = np.broadcast_to(self.lay.init_pos[L.K1:L.A0], (self.B, 3))
+        return np.concatenate([food, cellpos[:, 3:], fixed, self.apos], 1)
+
+    # ------------------------------------------------------------------------- primitive step
+    def step(self, prim: np.ndarray, reward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Execute primitive moves ``prim`` [B, 3] (0..3 moves, 4 stay) adding event rewards to ``reward`` [B]
+        (it starts at the step penalty, as the reference's sum does); return (reward [B], delivered [B])."""
+        delivered = np.zeros(self.B, bool)
+        moved = prim == L.STAY  # [B, 3] staying agents are done at once
+        for _ in range(L.N_AGENTS):  # a chain of waiting agents resolves within n passes
+            for i in range(L.N_AGENTS):
+                act = ~moved[:, i]
+                if act.any():
+                    moved[:, i] = True
+                    self._agent(i, np.flatnonzero(act), prim, moved, reward, delivered)
+            if moved.all():
+                break
+        return reward, delivered
+
+    def _agent(self, i, b, prim, moved, reward, delivered) -> None:
+        """Agent ``i`` acts in copies ``b`` (its primitive is a move)."""
+        a = self.apos[b, i]
+        tc = L.NEIGHBOUR[a, prim[b, i]]
+        tn = self.grid[b, tc]
+        blk = tn == L.AGENT
+        if blk.any():
+            bb, ab, tb = b[blk], a[blk], tc[blk]
+            j = (self.apos[bb] == tb[:, None]).argmax(1)
+            wait = ~moved[bb, j]
+            jd = prim[bb, j]
+            swap = wait & (L.NEIGHBOUR[tb, jd] == ab)
+            moved[bb[wait & ~swap], i] = False
+            if swap.any():
+                bs, js = bb[swap], j[swap]
+                self.apos[bs, js] = ab[swap]
+                self.apos[bs, i] = tb[swap]
+                moved[bs, js] = True
+        free = tn == L.SPACE
+        if free.any():
+            bf = b[free]
+            self.grid[bf, a[free]] = L.SPACE
+            self.apos[bf, i] = tc[free]
+            self.grid[bf, tc[free]] = L.AGENT
+        it = ~blk & ~free
+        if it.any():
+            self._interact(i, b[it], tc[it], tn[it], reward, delivered)
+
+    def _interact(self, i, b, tc, tn, reward, delivered) -> None:
+        """Agent ``i`` in copies ``b`` moves into the non-walkable cell ``tc`` with map code ``tn``."""
+        h = self.hold[b, i]
+        empty = h < 0
+        hf = np.maximum(h, 0)
+        chopped_h = (h >= 0) & (h < 3) & (self.chop[b, np.minimum(hf, 2)] >= 3)
+        knife = np.maximum(self.knife_at[tc], 0)
+        kh = self.knife_hold[b, knife]
+        kh_food = (kh >= 0) & (kh < 3)
+        kh_chopped = kh_food & (self.chop[b, np.clip(kh, 0, 2)] >= 3)
+        on_knife = tn == L.KNIFE
+        # the plate a "plate" cell names: the first plate lying there (reference _findItem)
+        first_plate = np.where((self.holder[b, 3] < 0) & (self.ipos[b, 3] == tc), 3, 4)
+
+        # ---- empty-handed: pick up from a counter, take from a knife, or chop
+        pick = empty & _PICKABLE[tn]
+        take = empty & on_knife & ((kh >= 3) | kh_chopped)
+        chop = empty & on_knife & kh_food & ~kh_chopped
+        if pick.any() or take.any():
+            item = np.where(on_knife, kh, np.where(tn == L.PLATE, first_plate, L.FOOD_OF_CODE[tn]))
+            got = pick | take
+            bg, ig = b[got], item[got]
+            self.hold[bg, i] = ig
+            self.holder[bg, ig] = i
+            self.grid[b[pick], tc[pick]] = L.COUNTER
+            self.knife_hold[b[take], knife[take]] = -1
+        if chop.any():
+            bc, fc = b[chop], kh[chop]
+            self.chop[bc, fc] += 1
+            done = self.chop[bc, fc] == 3
+            np.add.at(reward, bc, np.where(done & self.in_task[fc], self.r_subtask, 0.0))
+
+        full = ~empty
+        # ---- holding: put down on a free counter or an empty knife
+        put = full & ((tn == L.COUNTER) | (on_knife & (kh < 0)))
+        # chopped food onto a plate on a counter
+        plate = full & (tn == L.PLATE) & chopped_h
+        # chopped food from a knife into the held plate; chopped held food onto a plate on a knife
+        knife_to_plate = full & on_knife & kh_chopped & (h >= 3)
+        food_to_knife_plate = full & on_knife & (kh >= 3) & chopped_h
+        # chopped food from a counter into the held plate
+        scoop = full & _IS_FOOD_CODE[tn] & (h >= 3)
+        if scoop.any():
+            f = np.maximum(L.FOOD_OF_CODE[tn], 0)
+            scoop &= self.chop[b, f] >= 3
+        deliver = full & (tn == L.DELIVERY)
+        if put.any() or plate.any():
+            down = put | plate
+            bd, hd = b[down], h[down]
+            self.ipos[bd, hd] = tc[down]
+            self.holder[bd, hd] = -1
+            self.hold[bd, i] = -1
+            self.grid[b[put & ~on_knife], tc[put & ~on_knife]] = L.ITEM_CODE[h[put & ~on_knife]]
+            self.knife_hold[b[put & on_knife], knife[put & on_knife]] = h[put & on_knife]
+            self.in_plate[b[plate], h[plate]] = first_plate[plate]
+        if knife_to_plate.any():
+            m = knife_to_plate
+            self.knife_hold[b[m], knife[m]] = -1
+            self.in_plate[b[m], kh[m]] = h[m]
+        if food_to_knife_plate.any():
+            m = food_to_knife_plate
+            bm = b[m]
+            self.knife_hold[bm, knife[m]] = -1
+            self.hold[bm, i] = kh[m]
+            self.holder[bm, kh[m]] = i
+            self.holder[bm, h[m]] = -1
+            self.in_plate[bm, h[m]] = kh[m]
+        if scoop.any():
+            f = L.FOOD_OF_CODE[tn[scoop]]
+            self.in_plate[b[scoop], f] = h[scoop]
+            self.grid[b[scoop], tc[scoop]] = L.COUNTER
+        if deliver.any():
+            self._deliver(i, b[deliver], h[deliver], reward, delivered)
+
+    def _deliver(self, i, b, h, reward, delivered) -> None:
+        """Agent ``i`` in copies ``b`` hands item ``h`` to the delivery counter."""
+        contents = (self.in_plate[b] == h[:, None]) & (h[:, None] >= 3)  # [n, 3] foods on the delivered plate
+        bits = contents @ _FOOD_BITS
+        ok = (h >= 3) & (bits == self.task_bits) & (bits > 0)
+        reward[b] += np.where(ok, self.r_correct, self.r_wrong)
+        delivered[b[ok]] = True
+        self.hold[b, i] = -1
+        self.holder[b, h] = -1
+        self.ipos[b[ok], h[ok]] = self.lay.init_pos[L.DLV]
+        bad = ~ok
+        if bad.any():
+            # the wrong dish respawns: the item, and for a plate everything on it, go back to their start cells
+            respawn = np.zeros((len(b), 5), bool)
+            respawn[np.arange(len(b)), h] = True
+            respawn[:, :3] |= contents
+            respawn &= bad[:, None]
+            rb, rs = np.nonzero(respawn)
+            bb = b[rb]
+            init = self.lay.init_pos[rs]
+            self.ipos[bb, rs] = init
+            self.holder[bb, rs] = -1
+            self.grid[bb, init] = L.ITEM_CODE[rs]
+            food = rs < 3
+            self.in_plate[bb[food], rs[food]] = -1
+            self.chop[bb[food], rs[food]] = 0

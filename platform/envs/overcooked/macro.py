@@ -1,0 +1,167 @@
+"""Macro-action controller of the reference (``Overcooked_MA_V1``), vectorised over copies and agents.
+
+:func:`primitives` turns each agent's running macro-action into this step's primitive move (and ends the
+macro-actions the reference ends before moving); :func:`finished` applies the reference's end-of-step checks.
+Targets are where the agent *believes* the item is (its belief vector, ``agent.obs`` in the reference), and the
+agent's believed map (``pomap``) is the static layout overwritten by believed items, agents last.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from asyncmarl.platform.envs.overcooked import layout as L
+
+# Macro indices shared by every map.
+STAY_M, GET_T, GET_L, GET_O, GET_P1, GET_P2, KNIFE1, KNIFE2, DELIVER, CHOP = range(10)
+COUNTER_M = 10  # "go to counter" on maps B and C
+C11, C21, C31, C10 = L.cell(1, 1), L.cell(2, 1), L.cell(3, 1), L.cell(1, 0)
+
+
+def _believes_agent_at(bel: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """[B, 3] whether the agent's believed map shows an agent on ``cells`` [B, 3]."""
+    return (bel[:, :, L.A0:] == cells[..., None]).any(-1)
+
+
+def _believed_free(bel: np.ndarray, cells: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """[B, 3] whether the believed map shows the static code ``base`` (no believed item or agent) on ``cells``."""
+    return ~(bel == cells[..., None]).any(-1) & base
+
+
+def counter_target(lay: L.Layout, bel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """("go to counter") first believed-free divider cell in the reference's order: (found [B, 3], cell [B, 3])."""
+    free = ~(bel[:, :, :, None] == lay.counter_seq).any(2)  # [B, 3, K]
+    return free.any(-1), lay.counter_seq[free.argmax(-1)]
+
+
+# Per agent, the item slots of its two teammates (their believed cells mark "agent" in its believed map).
+_MATES = np.array([[L.A0 + j for j in range(L.N_AGENTS) if j != i] for i in range(L.N_AGENTS)])  # [3, 2]
+
+
+def _astar(env, apos: np.ndarray, tgt: np.ndarray) -> np.ndarray:
+    """[B, 3] the reference's A* first move from ``apos`` toward ``tgt`` on each agent's believed map."""
+    bel = env.bel
+    mates = np.take_along_axis(bel, np.broadcast_to(_MATES, apos.shape + (2,)), 2)  # [B, 3, 2]
+    items = bel[:, :, :5]  # [B, 3, 5] believed cells of food and plates
+    # an item believed on a floor cell blocks it, unless a believed agent overrides it on the map
+    blocks = env.lay.floor[items] & ~(items[..., None] == bel[:, :, None, L.A0:]).any(-1)
+    return env.nav(apos, tgt, mates, np.where(blocks, items, L.Navigator.NONE))
+
+
+def primitives(env, pos: np.ndarray) -> np.ndarray:
+    """This step's primitive move [B, 3] for every agent; sets ``env.mac_done`` / ``env.chop_times`` in place.
+
+    ``pos`` [B, 11] are the true item cells before the step.
+    """
+    k = env.kitchen
+    m, bel, apos = env.cur_mac, env.bel, k.apos
+    right = env.right_index
+    prim = np.full(m.shape, L.STAY, np.int64)
+    done = m == STAY_M
+    chop = m == CHOP
+    deliver_hack = (m == DELIVER) & (apos == C11) & _believes_agent_at(bel, np.full_like(apos, C21))
+    go_counter = (m == COUNTER_M) & (right > COUNTER_M)
+    move = m >= right
+    navigate = ~(done | chop | deliver_hack | go_counter | move)
+
+    if chop.any():
+        nb = L.NEIGHBOUR[apos, :4]  # [B, 3, 4] cells right, down, left, up
+        kn = k.knife_at[nb]  # [B, 3, 4]
+        bi = np.arange(len(kn))[:, None, None]
+        kh = k.knife_hold[bi, np.maximum(kn, 0)]  # [B, 3, 4] item on that knife
+        cut = (kn >= 0) & (kh >= 0) & (kh < 3) & (k.chop[bi, np.clip(kh, 0, 2)] < 3)
+        can = chop & cut.any(-1)
+        prim = np.where(can, cut.argmax(-1), prim)
+        env.chop_times += can
+        full = can & (env.chop_times >= 3)
+        env.chop_times[full] = 0
+        done |= full | (chop & ~can)
+    prim = np.where(deliver_hack, 0, prim)
+    if go_counter.any():
+        found, tgt = counter_target(env.lay, bel)
+        prim = np.where(go_counter & found, _astar(env, apos, tgt), prim)
+        done |= go_counter & (~found | (L.MANHATTAN[apos, tgt] == 1))
+    if move.any():
+        d = np.clip(m - right, 0, 3)
+        new = L.NEIGHBOUR[apos, d]
+        prim = np.where(move & _believed_free(bel, new, env.lay.floor[new]), d, prim)
+        done |= move
+    if navigate.any():
+        prim, done = _navigate(env, pos, navigate, prim, done)
+    env.mac_done = done
+    return prim
+
+
+def _navigate(env, pos, navigate, prim, done):
+    """The reference's "go to item" branch: target cell, early exits, A* move, and the arrival cases."""
+    k = env.kitchen
+    m, bel, apos = env.cur_mac, env.bel, k.apos
+    item = np.clip(m - 1, 0, L.DLV)  # macro 1..8 -> item slot 0..7
+    tgt = np.take_along_axis(bel, item[..., None], 2)[..., 0]  # [B, 3]
+    inwin = (L.CHEBYSHEV[apos, tgt] <= env.radius) | (env.radius == 0)
+    is_food = (m >= GET_T) & (m <= GET_O)
+    is_plate = (m == GET_P1) | (m == GET_P2)
+    is_knife = (m == KNIFE1) | (m == KNIFE2)
+    # a food the agent sees lying in a plate cannot be fetched
+    in_plate = navigate & is_food & inwin & ((pos[:, None, L.P1] == tgt) | (pos[:, None, L.P2] == tgt))
+    done = done | in_plate
+    rest = navigate & ~in_plate
+    knife_hack = rest & (tgt == C10) & (apos == C31) & _believes_agent_at(bel, np.full_like(apos, C21))
+    prim = np.where(knife_hack, 0, prim)
+    rest &= ~knife_hack
+    taken = rest & inwin & _believes_agent_at(bel, tgt)  # an agent stands on / holds the target
+    done |= taken
+    go = rest & ~taken
+    step = _astar(env, apos, tgt)
+    prim = np.where(go, step, prim)
+    done |= go & (step == L.STAY)
+    adj = go & (L.MANHATTAN[apos, tgt] == 1)
+    done |= adj
+    if adj.any():
+        h = k.hold
+        holding = h >= 0
+        h_food = holding & (h < 3)
+        h_chopped = h_food & (np.take_along_axis(k.chop, np.clip(h, 0, 2), 1) >= 3)
+        # "get plate" holding chopped food: put it on the plate, then pick the plate up next step
+        p = adj & is_plate & h_food
+        done &= ~(p & h_chopped)
+        stop = p & ~h_chopped
+        stop |= adj & is_knife & ~holding
+        kn = k.knife_at[tgt]  # [B, 3]
+        kh = np.take_along_axis(k.knife_hold, np.maximum(kn, 0), 1)
+        raw_on_knife = (kn >= 0) & (kh >= 0) & (kh < 3)
+        raw_on_knife &= np.take_along_axis(k.chop, np.clip(kh, 0, 2), 1) < 3
+        stop |= adj & is_food & raw_on_knife
+        moved_away = tgt != np.take_along_axis(pos, item, 1)
+        stop |= adj & (is_food | is_plate) & moved_away
+        prim = np.where(stop, L.STAY, prim)
+    return prim, done
+
+
+def finished(env, pos: np.ndarray) -> None:
+    """The reference's end-of-step checks (``_checkMacroActionDone``) on the post-step state, in place.
+
+    Fixes the reference's "go to counter " check (trailing space, never matched): an empty-handed agent ends
+    "go to counter" when next to the first believed-free divider cell, or at once when there is none.
+    """
+    k = env.kitchen
+    run = ~env.mac_done
+    if not run.any():
+        return
+    m, bel, apos = env.cur_mac, env.bel, k.apos
+    empty = k.hold < 0
+    item = np.clip(m - 1, 0, L.DLV)
+    tgt = np.take_along_axis(bel, item[..., None], 2)[..., 0]
+    adj = L.MANHATTAN[apos, tgt] == 1
+    is_food = (m >= GET_T) & (m <= GET_O)
+    is_plate = (m == GET_P1) | (m == GET_P2)
+    end = run & ((m == KNIFE1) | (m == KNIFE2) | (m == DELIVER)) & empty & adj
+    food = np.clip(m - 1, 0, 2)
+    raw = np.take_along_axis(k.chop, food, 1) < 3
+    end |= run & is_food & adj & (k.knife_at[tgt] >= 0) & raw
+    if env.right_index > COUNTER_M:
+        gc = run & (m == COUNTER_M) & empty
+        if gc.any():
+            found, ctgt = counter_target(env.lay, bel)
+            end |= gc & (~found | (L.MANHATTAN[apos, ctgt] == 1))
+    end |= run & (is_food | is_plate) & (tgt != np.take_along_axis(pos, item, 1))
+    env.mac_done = env.mac_done | end

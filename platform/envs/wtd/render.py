@@ -1,8 +1,8 @@
 """Pictures and text frames of one Warehouse Tool Delivery copy (numpy only, no drawing library).
 
 Picture: grey tool room on the left with the Fetch (dark square, the staged tools as coloured dots) and each
-turtlebot's table spot (small outlined squares); work areas on the right (a square per human whose colour is
-its phase, with a bar of the phase's time left, red when it waits for a tool); turtlebots as blue discs with
+turtlebot's table spot (small outlined squares); work areas on the right (a square per human, "H<i>" over "P<phase>",
+coloured by phase, with a bar of the phase's time left, red when it waits for a tool); turtlebots as blue discs with
 their number, a line pointing at their current target, and their tools as coloured dots.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ _GLYPHS = {
     "0": "111101101101111", "1": "010110010010111", "2": "111001111100111", "3": "111001111001111",
     "4": "101101111001001", "5": "111100111001111", "6": "111100111101111", "7": "111001001001001",
     "8": "111101111101111", "9": "111101111001111", "T": "111010010010010", "F": "111100110100100",
-    "H": "101101111101101", "t": "010111010010011", "=": "000111000111000", " ": "000000000000000",
+    "H": "101101111101101", "P": "111101111100100", "t": "010111010010011", "=": "000111000111000", " ": "000000000000000",
 }
 
 
@@ -68,9 +68,9 @@ def render_rgb(env, b: int) -> np.ndarray:
         r, c = _px(*tb.nodes[0, h])
         phase = int(env.cs[b, h])
         color = PHASE_COLORS[4] if env.fin[b, h] else PHASE_COLORS[phase]
-        _rect(img, r - 22, c - 22, r + 22, c + 22, color)
-        _text(img, r - 16, c - 18, f"H{h}", (40, 40, 40))
-        _text(img, r - 16, c + 4, str(phase), (40, 40, 40))
+        _rect(img, r - 26, c - 24, r + 24, c + 24, color)
+        _text(img, r - 22, c - 11, f"H{h}", (40, 40, 40))  # human number
+        _text(img, r - 4, c - 11, f"P{phase}", (40, 40, 40))  # its work phase
         dur = tb.phase_steps[h, phase]
         left = int(env.htl[b, h])
         frac = min(max(left / dur, 0.0), 1.0)

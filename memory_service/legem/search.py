@@ -77,15 +77,21 @@ class PivotSearch:
         self.path_cap = path_cap
         self.scheme1_counts = scheme1_counts
         self.scheme2_normalise = scheme2_normalise
-        self._preds: dict[tuple[int, int], np.ndarray] = {}  # (node, bucket) -> predecessors, most visited first
+        self._preds: dict[tuple[int, int], list[int]] = {}  # (node, bucket) -> predecessors, most visited first
         self._best: dict[tuple[int, int], tuple[float, int]] = {}  # Scheme II memo: (max value, its level)
 
-    def _sorted_preds(self, node: int, bucket: int) -> np.ndarray:
+    def _sorted_preds(self, node: int, bucket: int) -> list[int]:
+        """Predecessors of ``node`` in the sub-graph, most visited edge first (equal counts: oldest edge first).
+        Plain Python over the (short) edge list: numpy calls cost more than they save at these sizes."""
         key = (node, bucket)
         preds = self._preds.get(key)
         if preds is None:
-            rows, counts = self.g.predecessors(node, bucket)
-            preds = rows[np.argsort(-counts, kind="stable")]  # stable: equal counts keep edge (creation) order
+            ev, src = self.g.edge_visits, self.g.edge_src
+            ranked = [(-int(ev[e, bucket]), i, int(src[e])) for i, e in enumerate(self.g.in_edges[node])
+                      if ev[e, bucket] > 0]
+            if len(ranked) > 1:
+                ranked.sort()
+            preds = [r[2] for r in ranked]
             self._preds[key] = preds
         return preds
 
@@ -106,7 +112,7 @@ class PivotSearch:
                 path.pop(), preds.pop(), nxt.pop()
                 continue
             if nxt[-1] < len(preds[-1]):
-                p = int(preds[-1][nxt[-1]])
+                p = preds[-1][nxt[-1]]
                 nxt[-1] += 1
                 path.append(p), preds.append(self._sorted_preds(p, bucket)), nxt.append(0)
             else:
@@ -126,12 +132,13 @@ class PivotSearch:
         return summarize(candidates)
 
     # ------------------------------------------------------------------ Scheme II
-    def _value(self, node: int, bucket: int) -> float:
-        sub = float(self.g.visits[node, bucket])
+    def _values(self, nodes: list[int], bucket: int) -> list[float]:
+        visits = self.g.visits[nodes]  # [L, n_buckets]
+        sub = visits[:, bucket].astype(np.float64)  # [L]
         if not self.scheme2_normalise:
-            return sub
-        total = float(self.g.visits[node].sum())
-        return sub / total if total > 0 else 0.0
+            return sub.tolist()
+        total = visits.sum(axis=1)  # [L]
+        return np.where(total > 0, sub / np.maximum(total, 1), 0.0).tolist()
 
     def scheme2(self, node: int, bucket: int) -> int:
         """Scheme II: on the most-visited path, the level nearest to t whose node has the path's maximum value.
@@ -143,19 +150,22 @@ class PivotSearch:
         while v >= 0 and (v, bucket) not in memo:
             chain.append(v)
             preds = self._sorted_preds(v, bucket)
-            v = int(preds[0]) if len(preds) else -1
-        for w in reversed(chain):
-            x, k = self._value(w, bucket), int(self.g.level[w])
-            if v < 0:
+            v = preds[0] if preds else -1
+        values = self._values(chain + ([v] if v >= 0 else []), bucket)
+        levels = self.g.level[chain].tolist()
+        x_u = values[-1] if v >= 0 else None
+        for j in range(len(chain) - 1, -1, -1):
+            w, x, k = chain[j], values[j], levels[j]
+            if x_u is None:
                 res = (x, k)
             else:
                 m_u, p_u = memo[(v, bucket)]
-                if x > m_u or (x == m_u and self._value(v, bucket) != x):
+                if x > m_u or (x == m_u and x_u != x):
                     res = (x, k)  # a new maximum, or the first level of a new plateau at the maximum
                 else:
                     res = (m_u, p_u)
             memo[(w, bucket)] = res
-            v = w
+            v, x_u = w, x
         pivot = memo[(node, bucket)][1]
         return NONE if pivot == int(self.g.level[node]) else pivot
 

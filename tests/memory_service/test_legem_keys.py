@@ -63,7 +63,7 @@ def test_exact_and_auto_keys():
 def test_simhash_memory_finds_decisive_shots_under_observation_noise():
     """Continuous observations (the exact game plus small noise) need SimHash keys to share nodes."""
     rng = np.random.default_rng(0)
-    trajs = [stag_hunter_episode(s) for s in random_shots(rng, 1500, 0.15)]
+    trajs = [stag_hunter_episode(s) for s in random_shots(rng, 800, 0.15)]
     for tr in trajs:
         tr["real_obs"] = tr["real_obs"] + 1e-4 * rng.standard_normal(tr["real_obs"].shape).astype(np.float32)
     exact = LegemMemory(LegemConfig(key="exact"))

@@ -15,12 +15,12 @@ def shot_times(traj):
     return [int(np.flatnonzero(c)[0]) if c.any() else None for c in committed.T]
 
 
-def scripted_dataset(n=1500, seed=0):
+def scripted_dataset(n=800, seed=0):
     rng = np.random.default_rng(seed)
     return [stag_hunter_episode(s, episode_id=i) for i, s in enumerate(random_shots(rng, n, 0.15))]
 
 
-def real_env_dataset(n_episodes=1500, seed=0, p_shoot=0.15):
+def real_env_dataset(n_episodes=800, seed=0, p_shoot=0.15):
     """Episodes of the real ``stag-hunter`` environment under exploring hunters, cut by the rollout cutter."""
     from asyncmarl.platform.envs import make_batched
     from asyncmarl.rollout_workers.segments import SegmentCutter
@@ -175,7 +175,7 @@ def to_batch(trajs, T):
 
 @pytest.mark.parametrize("scheme", ["I", "II"])
 def test_batch_and_trajectory_give_the_same_rewards(scheme):
-    trajs = scripted_dataset(800)
+    trajs = scripted_dataset(500)
     mem = LegemMemory(LegemConfig(scheme=scheme))
     mem.add_episodes(trajs)
     sample = [tr for tr in trajs if tr["reward"].sum() > 0][:4] + trajs[:4]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -201,11 +202,12 @@ def afforestation_rules(env):
     return allowed, key
 
 
-def search(name: str, rules, gamma: float, prune: bool = True) -> dict:
+def search(name: str, rules, gamma: float, prune: bool = True, verbose: bool = False, **settings) -> dict:
     """Forward DP; returns best return, its joint action sequence and search statistics.
 
-    ``prune=False`` expands every joint action the environment's masks allow (a check of the pruning)."""
-    env = make_batched(name, 1)
+    ``prune=False`` expands every joint action the environment's masks allow (a check of the pruning);
+    ``settings`` override the scenario's (the default settings are what the printed optima are for)."""
+    env = make_batched(name, 1, **settings)
     env.reset(seed=0)
     H, n = env.horizon, env.n_agents
     allowed_fn, key_fn = rules(env)
@@ -222,7 +224,7 @@ def search(name: str, rules, gamma: float, prune: bool = True) -> dict:
         keep_snaps, keep_val, keep_par, keep_joint, keep_keys = [], [], [], [], []
         for c in range(0, len(idx), CHUNK):
             rows, acts = idx[c:c + CHUNK], joint[c:c + CHUNK]
-            core = make_batched(name, len(rows))
+            core = make_batched(name, len(rows), **settings)
             snap = _take(frontier, rows)
             snap["macro_obs"] = np.zeros((len(rows), n, core.obs_dim), np.float32)
             core.load(snap)
@@ -249,6 +251,9 @@ def search(name: str, rules, gamma: float, prune: bool = True) -> dict:
         val, keys = np.concatenate(keep_val), np.concatenate(keep_keys)
         sel = _dedupe(keys, val)
         frontier, value = _take(merged, sel), val[sel]
+        if verbose:
+            print(f"    t={t}: {len(idx):,} expanded, {len(sel):,} distinct states kept "
+                  f"({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
         history.append((np.concatenate(keep_par)[sel], np.concatenate(keep_joint)[sel]))
     # Walk the parents back from the best finishing step.
     t_end, row, last = best[1]
@@ -261,9 +266,9 @@ def search(name: str, rules, gamma: float, prune: bool = True) -> dict:
     return {"best": best[0], "plan": plan, "expanded": expanded, "seconds": time.perf_counter() - t0}
 
 
-def replay(name: str, plan: np.ndarray, gamma: float) -> tuple[float, dict]:
+def replay(name: str, plan: np.ndarray, gamma: float, **settings) -> tuple[float, dict]:
     """Return (discounted return, final extras) of ``plan`` run through the ordinary step API."""
-    env = make_batched(name, 1)
+    env = make_batched(name, 1, **settings)
     step = env.reset(seed=0)
     ret = 0.0
     for t, a in enumerate(plan):
@@ -290,6 +295,7 @@ def main() -> None:
     p.add_argument("--games", nargs="*", default=["stag-hunter", "quarry", "afforestation"])
     p.add_argument("--gammas", nargs="*", type=float, default=[1.0, 0.99])
     p.add_argument("--no-prune", action="store_true", help="expand every joint action the masks allow (slow)")
+    p.add_argument("--verbose", action="store_true", help="print the search's layer sizes to stderr")
     a = p.parse_args()
     rules = {"quarry": quarry_rules, "afforestation": afforestation_rules}
     for name in a.games:
@@ -297,7 +303,7 @@ def main() -> None:
             stag_hunter(a.gammas)
             continue
         for gamma in a.gammas:
-            r = search(name, rules[name], gamma, prune=not a.no_prune)
+            r = search(name, rules[name], gamma, prune=not a.no_prune, verbose=a.verbose)
             check, extras = replay(name, r["plan"], gamma)
             tag = " (no pruning)" if a.no_prune else ""
             print(f"{name}{tag}: gamma = {gamma}: best return {r['best']:.4f} (replayed: {check:.4f}, {extras}); "

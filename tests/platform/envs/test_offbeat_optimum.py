@@ -40,3 +40,14 @@ def test_quarry_pruned_search_matches_unpruned(opt, gamma):
     assert pruned["expanded"] < full["expanded"]
     replayed, extras = opt.replay("quarry", pruned["plan"], gamma)
     assert replayed == pytest.approx(pruned["best"]) and extras["success"] == 1.0
+
+
+def test_afforestation_pruned_search_matches_unpruned_on_a_small_instance(opt):
+    # The unpruned search of the default game is out of reach (millions of states by t = 11); the pruning rules
+    # do not depend on the number of plots or the horizon, so check them where the full search is cheap.
+    small = {"n_plots": 2, "horizon": 18}
+    pruned = opt.search("afforestation", opt.afforestation_rules, 0.95, **small)
+    full = opt.search("afforestation", opt.afforestation_rules, 0.95, prune=False, **small)
+    assert pruned["best"] == pytest.approx(full["best"]) and pruned["best"] > 0
+    replayed, extras = opt.replay("afforestation", pruned["plan"], 0.95, **small)
+    assert replayed == pytest.approx(pruned["best"]) and extras["success"] == 1.0

@@ -52,6 +52,7 @@ class WTDEnv(BatchedEnv):
         self._found_off = ar * nO  # [B]
         self._k_off = np.arange(nT, dtype=np.int64) * (tb.NN * tb.nTA)  # [nT]
         self._h_off = np.arange(nH, dtype=np.int64) * tb.nS  # [nH] row of each human's phase durations
+        self._hum_off = self._h_off * tb.R + tb.htl_off  # [nH] its rows in tab.human_state
         # fetch actions whose start is checked: passes to turtlebots 0 and 1 (the reference never checks the
         # start of a pass to turtlebot 2; ``fix_reference_quirks`` adds it)
         checked = [False] * tb.nFA
@@ -78,11 +79,9 @@ class WTDEnv(BatchedEnv):
         self.cw = np.full((B, nT), nH + 2, i64)  # last node reached (start node = reference's None)
         self.tl = np.zeros((B, nT), i64)  # reference cur_action_time_left: > 0 moving, < 0 waiting at table
         self.moving = np.zeros((B, nT), bool)  # in transit after the last step
-        self.pos = np.zeros((B, nT, 2))  # turtlebot positions (float64, the reference's arithmetic)
+        self.pcode = np.zeros((B, nT), i64)  # position code (row of tab.pos_flat): turtlebot position
         self.basket = np.zeros((B, nT, nO), i64)  # tools carried, per kind
-        self.s0 = np.full(B, -1, i64)  # staged tools in order (-1 = empty slot)
-        self.s1 = np.full(B, -1, i64)
-        self.nst = np.zeros(B, i64)  # tools staged
+        self.pair = np.zeros(B, i64)  # staged tools in order, as a pair code (see Tables; 0 = none)
         self.found = np.zeros((B, nO), i64)  # tools of each kind found so far
         self.failed = np.zeros(B, bool)  # the running pass started without its turtlebot waiting
         self.ftl = np.zeros(B, i64)  # fetch time left (reference), for the state's status entry
@@ -107,11 +106,9 @@ class WTDEnv(BatchedEnv):
         self.cw[w] = self.nH + 2
         self.tl[w] = 0
         self.moving[w] = False
-        self.pos[w] = tb.nodes[:, self.nH + 2]
+        self.pcode[w] = tb.start_code
         self.basket[w] = 0
-        self.s0[w] = -1
-        self.s1[w] = -1
-        self.nst[w] = 0
+        self.pair[w] = 0
         self.found[w] = 0
         self.failed[w] = False
         self.ftl[w] = 0
@@ -149,8 +146,8 @@ class WTDEnv(BatchedEnv):
         arr = actions if type(actions) is np.ndarray else np.asarray(actions)
         if arr.dtype.kind in "iu" and arr.shape == self.done.shape and not self._any_done:
             a = arr.astype(np.int64)
-            ok = self._ext[self._ext_off + np.clip(a, -1, self.n_actions)] | ~self.done
-            if ok.all():
+            ok = self._ext[self._ext_off + np.minimum(np.maximum(a, -1), self.n_actions)] | ~self.done
+            if np.logical_and.reduce(ok, None):
                 return a
         return super().validate_actions(actions)  # raises the detailed error
 
@@ -177,7 +174,7 @@ class WTDEnv(BatchedEnv):
         timeout = tl <= -tb.wait_limit
         tl = np.where(moving, 1, np.where(timeout, -1, tl))
         done_t = (arrived & ~gt & ~hold) | timeout  # [B, nT]
-        self.pos = tb.pos_flat[fidx * (tb.E + 1) + np.minimum(eT, tb.E)]  # [B, nT, 2]
+        self.pcode = fidx * (tb.E + 1) + np.minimum(eT, tb.E)
         cw = np.where(arrived, aT, cw0)
 
         # deliveries: a turtlebot arriving at work area h hands over the tool human h needs, if it carries one
@@ -188,48 +185,44 @@ class WTDEnv(BatchedEnv):
         basket_flat = self.basket.reshape(-1)
         cand = arrived & (aT < nH) & (basket_flat[bidx] > 0) & ~self.got.reshape(-1)[hflat]
         # of several turtlebots reaching the same human this step, the first in index order delivers
-        clash = ((hsel[:, :, None] == hsel[:, None, :]) & cand[:, None, :] & self._lower).any(-1)
+        clash = np.logical_or.reduce((hsel[:, :, None] == hsel[:, None, :]) & cand[:, None, :] & self._lower, 2)
         deliver = cand & ~clash  # [B, nT]
         basket_flat[bidx] -= deliver
-        late = deliver & (self.htl.reshape(-1)[hflat] <= 0)
         self.got.reshape(-1)[hflat[deliver]] = True
-        reward = s.step_reward + s.delivery_reward * deliver.sum(1) + s.late_penalty * late.sum(1)  # [B]
+        bonus = deliver * (s.delivery_reward + s.late_penalty * (self.htl.reshape(-1)[hflat] <= 0))
+        reward = s.step_reward + np.add.reduce(bonus, 1)  # [B]
 
         # ---- Fetch
         fa, fe = a[:, nT], e[:, nT]  # [B]
         tc = tb.tcost[fa]
         f_done = fe >= tc
         is_pass = (fa >= 1) & (fa <= nT)
-        kflat = self._tb + np.clip(fa - 1, 0, nT - 1)  # the pass's turtlebot
+        kflat = self._tb + tb.fetch_k[fa]  # the pass's turtlebot
         tl_k = tl.reshape(-1)[kflat]
         # a pass fails unless its turtlebot already waits at the table when it starts and when it ends
         start_ok = (cw.reshape(-1)[kflat] == GT) & (tl_k <= -1)
         failed = np.where(choosing[:, nT] & self._start_checked[fa], ~start_ok, self.failed)
         pass_end = is_pass & f_done
         ok = pass_end & ~failed & (tl_k < 0) & (aT.reshape(-1)[kflat] == GT)
-        failed = failed & ~pass_end
-        give = ok & (self.nst > 0)
-        basket_flat[kflat * nO + np.maximum(self.s0, 0)] += give
+        self.failed = failed & ~pass_end
+        first = tb.pair_first[self.pair]  # next staged tool (-1: none)
+        basket_flat[kflat * nO + np.maximum(first, 0)] += ok & (first >= 0)
         hit = kflat[ok]
         done_t.reshape(-1)[hit] = True  # the pass ends the turtlebot's get-tool
         tl.reshape(-1)[hit] = 0
-        s0 = np.where(ok, self.s1, self.s0)
-        s1 = np.where(ok, -1, self.s1)
-        nst = self.nst - give
+        pair = np.where(ok, tb.pair_pop[self.pair], self.pair)
         reward = reward + s.drop_penalty * (pass_end & ~ok)
         # a search stages its tool if fewer than two are staged and that kind is not used up
-        j = np.clip(fa - (nT + 1), 0, nO - 1)
+        j = tb.fetch_j[fa]
         jflat = self._found_off + j
         found_flat = self.found.reshape(-1)
-        push = (fa > nT) & f_done & (nst < 2) & (found_flat[jflat] < tb.tools_per_kind)
+        push = (fa > nT) & f_done & (tb.pair_n[pair] < 2) & (found_flat[jflat] < tb.tools_per_kind)
         found_flat[jflat] += push
-        s0 = np.where(push & (nst == 0), j, s0)
-        s1 = np.where(push & (nst == 1), j, s1)
-        nst = nst + push
+        self.pair = np.where(push, tb.pair_push[pair * nO + j], pair)
 
         # ---- termination: every human has received the tool of its second-to-last phase (its last tool)
-        served = self.served | ((self.cs == nS - 2) & self.got)
-        terminated = served.all(1)
+        self.served = served = self.served | ((self.cs == nS - 2) & self.got)
+        terminated = np.logical_and.reduce(served, 1)
 
         # ---- humans work on
         active = ~self.fin
@@ -237,8 +230,8 @@ class WTDEnv(BatchedEnv):
         adv = active & (htl <= 0) & self.got
         last = self.cs == nS - 1
         up = adv & ~last
-        cs = self.cs + up
-        htl = np.where(up, tb.phase_flat[self._h_off + cs], htl)
+        self.cs = cs = self.cs + up
+        self.htl = np.where(up, tb.phase_flat[self._h_off + cs], htl)
         self.got &= ~(up & (cs < nS - 1))  # entering the last phase needs no further tool
         self.fin |= adv & last
 
@@ -246,12 +239,10 @@ class WTDEnv(BatchedEnv):
         done = np.concatenate([done_t, f_done[:, None]], axis=1)  # [B, n]
         self.act, self.el, self.done = a, el, done
         self.cw, self.tl, self.moving = cw, tl, moving
-        self.s0, self.s1, self.nst, self.failed = s0, s1, nst, failed
         self.ftl, self.fact = tc - fe, fa
-        self.cs, self.htl, self.served = cs, htl, served
         self.t = t = self.t + 1
         truncated = (t >= self.horizon) & ~terminated
-        self._any_done = bool(terminated.any() or truncated.any())
+        self._any_done = bool(np.logical_or.reduce(terminated | truncated, None))
         real = self._real_obs()
         self.obs = obs = np.where(done[:, :, None], real, self.obs)
         return Step(
@@ -264,39 +255,38 @@ class WTDEnv(BatchedEnv):
     def _real_obs(self) -> np.ndarray:
         """[B, n, obs_dim] float32: every agent's observation as the reference computes it at a decision point."""
         tb, nT, nH, nS = self.tab, self.nT, self.nH, self.nS
-        B = self.batch_size
         loc = np.where(self.moving, nH + 2, self.cw)  # [B, nT] "moving" shares the start node's slot
         ph = self.cs.reshape(-1)[self._hb + np.minimum(loc, nH - 1)]
-        real = np.empty((B, self.n_agents, self.obs_dim), np.float32)
-        real[:, :nT] = tb.tb_obs[(loc * nS + ph) * 3 + self.nst[:, None]]
-        real[:, :nT, tb.basket_off : tb.basket_off + self.nO] = self.basket
+        rows = np.empty((self.batch_size, self.n_agents), np.int64)
+        rows[:, :nT] = ((loc * nS + ph) * 3 + tb.pair_n[self.pair][:, None]) * tb.NB + self.basket @ tb.bpow
         beside = (self.cw == tb.GT) & ~self.moving  # standing on its table spot
-        pair = (self.s0 + 1) * (self.nO + 1) + (self.s1 + 1)
-        real[:, nT] = tb.fetch_obs[pair * (1 << nT) + beside @ tb.pow2]
-        return real
+        rows[:, nT] = tb.fetch_off + self.pair * (1 << nT) + beside @ tb.pow2
+        return tb.obs_rows[rows]
 
     def _state(self) -> np.ndarray:
         """[B, state_dim] float32: the reference's ``get_state`` (generalised to three turtlebots)."""
         tb, nT, nO, nS = self.tab, self.nT, self.nO, self.nS
         B = self.batch_size
         st = np.empty((B, self.state_dim), np.float32)
-        st[:, : 2 * nT] = (self.pos / np.array([7.0, 5.0])).reshape(B, -1)
+        st[:, : 2 * nT] = tb.pos_state[self.pcode].reshape(B, -1)
         o = 2 * nT
         st[:, o : o + 2] = self._fetch_state
         o += 2
         st[:, o : o + nT * nO] = self.basket.reshape(B, -1)
         o += nT * nO
-        in_hand = (self.fact >= 1) & (self.fact <= nT) & ~self.done[:, nT] & (self.nst > 0)
-        pair = (self.s0 + 1) * (nO + 1) + (self.s1 + 1)
-        st[:, o : o + 2 * nO] = tb.stage_state[pair * 2 + in_hand]
+        in_hand = (self.fact >= 1) & (self.fact <= nT) & ~self.done[:, nT]
+        st[:, o : o + 2 * nO] = tb.stage_state[self.pair * 2 + in_hand]
         o += 2 * nO
         st[:, o] = self.ftl / tb.tcost_ext[self.fact + 1]
         o += 1
-        hum = st[:, o:].reshape(B, self.nH, nS + 1)
-        hum[:, :, :nS] = tb.phase_onehot[self.cs]
-        exp = tb.phase_flat[self._h_off + self.cs]
-        hum[:, :, nS] = np.where(self.htl >= 0, 1.0 - self.htl / exp, -1.0)
+        hidx = self._hum_off + self.cs * tb.R + self.htl  # row of tab.human_state
+        st[:, o:] = tb.human_state[hidx].reshape(B, -1)
         return st
+
+    @property
+    def pos(self) -> np.ndarray:
+        """[B, nT, 2] turtlebot positions (metres)."""
+        return self.tab.pos_flat[self.pcode]
 
     # ------------------------------------------------------------------ rendering
     def render_rgb(self, index: int = 0) -> np.ndarray:

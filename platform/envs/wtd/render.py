@@ -56,6 +56,12 @@ def _text(img, r, c, s: str, color, size=3):
         c += 4 * size
 
 
+def _staged(env, b: int) -> list[int]:
+    """Tools on the staging area of copy ``b``, next to be passed first."""
+    pair, base = int(env.pair[b]), env.nO + 1
+    return [v - 1 for v in (pair // base, pair % base) if v > 0]
+
+
 def render_rgb(env, b: int) -> np.ndarray:
     """[H, W, 3] uint8 picture of copy ``b`` of a :class:`WTDEnv`."""
     tb, nT, nH = env.tab, env.nT, env.nH
@@ -89,7 +95,7 @@ def render_rgb(env, b: int) -> np.ndarray:
     r, c = _px(*tb.fetch_xy)
     _rect(img, r - 16, c - 16, r + 16, c + 16, (60, 60, 60))
     _text(img, r - 7, c - 5, "F", (255, 255, 255))
-    for i, slot in enumerate((env.s0[b], env.s1[b])):
+    for i, slot in enumerate(_staged(env, b)):
         if slot >= 0:
             _disc(img, r + 26 + 14 * i, c, 6, TOOL_COLORS[slot])
     # turtlebots
@@ -123,7 +129,7 @@ def render_ansi(env, b: int) -> str:
             f"  turtlebot {k} (agent_{k}): at {where:<12} pos=({env.pos[b, k, 0]:.2f}, {env.pos[b, k, 1]:.2f}) "
             f"action={act}{'' if env.done[b, k] else '*'} basket={env.basket[b, k].tolist()}"
         )
-    staged = [int(v) for v in (env.s0[b], env.s1[b]) if v >= 0]
+    staged = _staged(env, b)
     fa = int(env.act[b, nT])
     lines.append(
         f"  fetch (agent_{nT}): action={env.action_names[nT][fa]}{'' if env.done[b, nT] else '*'} "

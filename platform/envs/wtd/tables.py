@@ -72,26 +72,32 @@ class Tables:
             pos[k, o, a, : m + 1] = p
             pos[k, o, a, m + 1 :] = nodes[k, a]
         self.moves_flat = self.moves.reshape(-1)
-        self.pos_flat = pos.reshape(-1, 2)
+        self.pos_flat = pos.reshape(-1, 2)  # row = position code (turtlebot, origin, action, step number)
+        self.pos_state = self.pos_flat / np.array([7.0, 5.0])  # the reference's state entries x / 7, y / 5
+        self.start_code = (np.arange(nT) * self.NN + nH + 2) * self.nTA * (self.E + 1)  # [nT] at the start
 
-        # ---- turtlebot observation rows, indexed by (loc * nS + phase of the human there) * 3 + tools staged
-        # layout: location one-hot (nH + 3, last = "moving / unknown"), phase one-hots (nS per human),
-        # basket counts (nO, filled in per step), staged-tool indicator (2: one staged, two staged)
+        # ---- turtlebot observation rows, indexed by ((loc * nS + phase there) * 3 + tools staged) * NB + basket
+        # code (basket code = sum_j count_j * base**j). Layout: location one-hot (nH + 3, last = "moving /
+        # unknown"), phase one-hots (nS per human), basket counts (nO), staged-tool indicator (one / two staged)
         self.obs_dim_T = self.NN + nS * nH + nO + 2
         self.obs_dim_F = nO + nT
         self.obs_dim = max(self.obs_dim_T, self.obs_dim_F)
         self.basket_off = self.NN + nS * nH
-        tb = np.zeros((self.NN, nS, 3, self.obs_dim), np.float32)
+        base = self.tools_per_kind + 1  # a basket holds 0 .. tools_per_kind of each kind
+        self.NB = base**nO
+        self.bpow = (base ** np.arange(nO)).astype(np.int64)
+        digits = (np.arange(self.NB)[:, None] // self.bpow) % base  # [NB, nO] counts of each basket code
+        tb = np.zeros((self.NN, nS, 3, self.NB, self.obs_dim), np.float32)
         for loc in range(self.NN):
+            tb[loc, :, :, :, loc] = 1.0
             for ph in range(nS):
-                for n_st in range(3):
-                    row = tb[loc, ph, n_st]
-                    row[loc] = 1.0
-                    if loc < nH:
-                        row[self.NN + loc * nS + ph] = 1.0
-                    elif n_st > 0:  # the staged-tool message is heard in the tool room (and, as in the
-                        row[self.basket_off + nO + n_st - 1] = 1.0  # reference, when the location is unknown)
-        self.tb_obs = tb.reshape(-1, self.obs_dim)
+                if loc < nH:
+                    tb[loc, ph, :, :, self.NN + loc * nS + ph] = 1.0
+                else:  # the staged-tool message is heard in the tool room (and, as in the reference, when
+                    for n_st in (1, 2):  # the location is unknown)
+                        tb[loc, ph, n_st, :, self.basket_off + nO + n_st - 1] = 1.0
+        tb[..., self.basket_off : self.basket_off + nO] = digits
+        tb_rows = tb.reshape(-1, self.obs_dim)
 
         # ---- staged pair code: (s0 + 1) * (nO + 1) + (s1 + 1), slot value -1 = empty
         self.n_pair = (nO + 1) ** 2
@@ -110,7 +116,21 @@ class Tables:
             for bits in range(2**nT):
                 fo[c, bits, :nO] = staged_counts[c]
                 fo[c, bits, nO : nO + nT] = [(bits >> k) & 1 for k in range(nT)]
-        self.fetch_obs = fo.reshape(-1, self.obs_dim)
+        # one table for every agent's observation row; the Fetch's rows follow the turtlebots'
+        self.fetch_off = len(tb_rows)
+        self.obs_rows = np.concatenate([tb_rows, fo.reshape(-1, self.obs_dim)])
+        # staged-pair bookkeeping: tools staged, the first (next to pass, -1 none), after popping it, after a push
+        self.pair_n = np.zeros(self.n_pair, np.int64)
+        self.pair_pop = np.zeros(self.n_pair, np.int64)
+        self.pair_push = np.zeros(self.n_pair * nO, np.int64)
+        for s0 in range(-1, nO):
+            for s1 in range(-1, nO):
+                c = (s0 + 1) * (nO + 1) + (s1 + 1)
+                self.pair_n[c] = (s0 >= 0) + (s1 >= 0)
+                self.pair_pop[c] = (s1 + 1) * (nO + 1)
+                for j in range(nO):
+                    self.pair_push[c * nO + j] = (j + 1) * (nO + 1) if s0 < 0 else (s0 + 1) * (nO + 1) + j + 1
+        self.pair_first = first
         self.pow2 = (2 ** np.arange(nT)).astype(np.int64)
         # state rows for (pair code, fetch holds a tool in hand): staged counts, then the tool in hand (one-hot)
         st = np.zeros((self.n_pair, 2, 2 * nO), np.float32)
@@ -125,9 +145,23 @@ class Tables:
         self.tcost = np.asarray(tcost, np.int64)
         self.tcost_ext = np.asarray([1] + tcost, np.float64)
 
+        # fetch action -> its pass's turtlebot / its search's tool (clipped; used where the action is one)
+        self.fetch_k = np.clip(np.arange(self.nFA) - 1, 0, nT - 1)
+        self.fetch_j = np.clip(np.arange(self.nFA) - 1 - nT, 0, nO - 1)
+
         # ---- humans
         self.phase_steps = np.asarray(s.human_phase_steps, np.int64)  # [nH, nS]
         self.phase_flat = self.phase_steps.reshape(-1)
-        self.phase_onehot = np.eye(nS, dtype=np.float32)
+        # state block of a human: phase one-hot, then 1 - time_left / phase duration (or -1 while waiting),
+        # indexed by (h * nS + phase) * R + time_left + horizon (time left never drops below 1 - horizon)
+        self.R = int(self.phase_steps.max()) + s.horizon + 1
+        self.htl_off = s.horizon
+        hum = np.zeros((nH, nS, self.R, nS + 1))
+        left = np.arange(self.R) - self.htl_off
+        for h in range(nH):
+            for ph in range(nS):
+                hum[h, ph, :, ph] = 1.0
+                hum[h, ph, :, nS] = np.where(left >= 0, 1.0 - left / self.phase_steps[h, ph], -1.0)
+        self.human_state = hum.reshape(-1, nS + 1)
         # global state: agent positions (2 per agent), baskets, staged + in hand, fetch status, humans
         self.state_dim = 2 * (nT + 1) + nT * nO + 2 * nO + 1 + nH * (nS + 1)

@@ -30,19 +30,25 @@ class Schema:
             raise SegmentError(f"segment steps['actions'] must be [L, n_agents], got shape {acts.shape}")
         self.n_agents = acts.shape[1]
         self.shapes = {f: np.shape(seg.steps[f])[1:] for f in STEP_FIELDS if f in seg.steps}
+        self._row_bytes = None
         if self.shapes.get("obs", ())[:1] != (self.n_agents,) or len(self.shapes.get("state", (0, 0))) != 1:
             raise SegmentError(
                 f"segment obs must be [L, {self.n_agents}, obs_dim] and state [L, state_dim], got "
                 f"{np.shape(seg.steps.get('obs'))} and {np.shape(seg.steps.get('state'))}"
             )
 
+    def _bytes(self, fields) -> int:
+        return sum(int(np.prod(self.shapes[f], dtype=np.int64)) * np.dtype(STORE_DTYPES[f]).itemsize for f in fields)
+
     def row_bytes(self) -> int:
         """Bytes of one stored joint step row (all STEP_FIELDS)."""
-        return sum(int(np.prod(self.shapes[f], dtype=np.int64)) * np.dtype(STORE_DTYPES[f]).itemsize for f in STEP_FIELDS)
+        if self._row_bytes is None:
+            self._row_bytes = self._bytes(STEP_FIELDS)
+        return self._row_bytes
 
     def final_bytes(self) -> int:
         """Bytes of the stored final observation row (FINAL_FIELDS)."""
-        return sum(int(np.prod(self.shapes[f], dtype=np.int64)) * np.dtype(STORE_DTYPES[f]).itemsize for f in FINAL_FIELDS)
+        return self._bytes(FINAL_FIELDS)
 
     def check(self, seg: Segment, gamma: float, ret_tol: float) -> None:
         """Raise :class:`SegmentError` naming what is wrong with ``seg`` on its own (no episode context)."""
@@ -91,6 +97,8 @@ class OpenEpisode:
         self.filled = np.zeros(self.cap, bool)  # [cap] rows written
         self.segs: list[dict[int, tuple]] = [{} for _ in range(schema.n_agents)]  # agent -> index -> record
         self.covered = np.zeros(schema.n_agents, np.int64)  # steps covered per agent
+        self.owner = np.zeros((schema.n_agents, self.cap), np.int64)  # [n, cap] action index + 1 at each step
+        self.max_end = -1  # last step any stored segment covers
         self.T: int | None = None  # episode length, known once a final segment arrived
         self.final: dict[str, np.ndarray] | None = None
         self.terminated = False
@@ -103,16 +111,22 @@ class OpenEpisode:
         mine = self.segs[seg.agent]
         if seg.index in mine:
             raise SegmentError(f"{where}: duplicate, agent {seg.agent}'s action {seg.index} is already stored")
-        for k, (start, end, *_rest) in mine.items():
-            if start <= seg.end and seg.start <= end:
-                raise SegmentError(f"{where}: overlaps agent {seg.agent}'s action {k} at steps {start}..{end}")
-            if (k < seg.index) != (end < seg.start):
-                raise SegmentError(f"{where}: out of order with agent {seg.agent}'s action {k} at steps {start}..{end}")
+        owner = self.owner[seg.agent]  # [cap] index + 1 of the action covering each step, 0 if none yet
+        hit = owner[seg.start : seg.end + 1]
+        if hit.any():
+            k = int(hit[np.flatnonzero(hit)[0]]) - 1
+            raise SegmentError(f"{where}: overlaps agent {seg.agent}'s action {k} at steps {mine[k][0]}..{mine[k][1]}")
+        before, after = owner[: seg.start], owner[seg.end + 1 :]
+        prev = int(before[np.flatnonzero(before)[-1]]) - 1 if before.any() else -1
+        nxt = int(after[np.flatnonzero(after)[0]]) - 1 if after.any() else None
+        if prev >= seg.index or (nxt is not None and nxt <= seg.index):
+            k = prev if prev >= seg.index else nxt
+            raise SegmentError(f"{where}: out of order with agent {seg.agent}'s action {k} at steps {mine[k][0]}..{mine[k][1]}")
         T = seg.end + 1 if seg.is_last else self.T
         if seg.is_last and self.T is not None and self.T != T:
             raise SegmentError(f"{where}: ends the episode at {T} steps but another segment ended it at {self.T}")
         if T is not None:
-            if any(end >= T for a in self.segs for (_s, end, *_r) in a.values()) or seg.end >= T:
+            if self.max_end >= T or seg.end >= T:
                 raise SegmentError(f"{where}: runs past the episode's end (length {T})")
             if seg.end == T - 1 and not seg.is_last:
                 raise SegmentError(f"{where}: ends at the last step {T - 1} but carries no final rows")
@@ -123,14 +137,17 @@ class OpenEpisode:
 
     def _check_rows(self, seg: Segment, where: str) -> None:
         lo, hi = seg.start, min(seg.end + 1, self.cap)
-        if hi > lo:
-            have = self.filled[lo:hi]
-            if have.any():
-                for f in STEP_FIELDS:
-                    old = self.rows[f][lo:hi][have]
-                    new = np.asarray(seg.steps[f])[: hi - lo][have].astype(STORE_DTYPES[f])
-                    if not np.array_equal(old, new, equal_nan=old.dtype.kind == "f"):
-                        raise SegmentError(f"{where}: joint rows of {f!r} disagree with another agent's segment")
+        have = self.filled[lo:hi]
+        if hi > lo and have.any():
+            # rows other agents delivered form one contiguous run in the common case: compare slices
+            idx = np.flatnonzero(have)
+            a, b = int(idx[0]), int(idx[-1]) + 1
+            sel = slice(None) if b - a == len(idx) else have[a:b]
+            for f in STEP_FIELDS:
+                old = self.rows[f][lo + a : lo + b][sel]
+                new = np.asarray(seg.steps[f])[a:b][sel]
+                if (old != new).any() and not np.array_equal(old, new.astype(old.dtype), equal_nan=old.dtype.kind == "f"):
+                    raise SegmentError(f"{where}: joint rows of {f!r} disagree with another agent's segment")
         if seg.final is not None and self.final is not None:
             for f in FINAL_FIELDS:
                 if not np.array_equal(self.final[f], np.asarray(seg.final[f], STORE_DTYPES[f])):
@@ -145,13 +162,20 @@ class OpenEpisode:
                 grown[: self.cap] = arr
                 self.rows[f] = grown
             self.filled = np.concatenate([self.filled, np.zeros(new_cap - self.cap, bool)])
+            self.owner = np.concatenate([self.owner, np.zeros((len(self.owner), new_cap - self.cap), np.int64)], 1)
             self.cap = new_cap
         sl = slice(seg.start, seg.end + 1)
         new = ~self.filled[sl]  # rows no other segment delivered yet
         if new.any():
+            idx = np.flatnonzero(new)
+            a, b = int(idx[0]), int(idx[-1]) + 1  # usually one contiguous run: copy slices
+            sel = slice(None) if b - a == len(idx) else new[a:b]
             for f in STEP_FIELDS:
-                self.rows[f][sl][new] = np.asarray(seg.steps[f])[new]
+                dst = self.rows[f][seg.start + a : seg.start + b]
+                dst[sel] = np.asarray(seg.steps[f])[a:b][sel]
             self.filled[sl] = True
+        self.owner[seg.agent, sl] = seg.index + 1
+        self.max_end = max(self.max_end, seg.end)
         self.segs[seg.agent][seg.index] = (seg.start, seg.end, float(seg.ret), seg.action, seg.policy_version)
         self.covered[seg.agent] += seg.length
         if seg.is_last:

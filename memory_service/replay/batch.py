@@ -27,12 +27,11 @@ def choose_window(ep: Episode, window: int, burn_in: int, rng: np.random.Generat
 
 
 def _scatter(parts: list[np.ndarray], rows: int, dtype) -> np.ndarray:
-    """Stack variable-length ``parts`` ([L_b, ...]) into a zero-padded ``[B, rows, ...]`` array in one write."""
-    lens = np.fromiter((len(p) for p in parts), np.int64, len(parts))
+    """Stack variable-length ``parts`` ([L_b, ...]) into a zero-padded ``[B, rows, ...]`` array. One contiguous
+    copy per episode (measured faster than concatenating and scattering with a flat index)."""
     out = np.zeros((len(parts), rows) + parts[0].shape[1:], dtype)
-    offsets = np.repeat(np.cumsum(lens) - lens, lens)
-    flat = np.repeat(np.arange(len(parts)) * rows, lens) + np.arange(lens.sum()) - offsets
-    out.reshape((-1,) + out.shape[2:])[flat] = np.concatenate(parts)
+    for b, p in enumerate(parts):
+        out[b, : len(p)] = p
     return out
 
 
@@ -94,12 +93,17 @@ def _segment_tables(episodes, cuts, n_agents) -> dict[str, np.ndarray]:
 
 
 def add_encodings(out: dict[str, np.ndarray], pe_dim: int, pe_base: float) -> None:
-    """pe_time [B, T+1, pe_dim] = f_e(time) and pe_elapsed [B, T, n, pe_dim] = f_e(t_m), zero on padding."""
-    T = out["filled"].shape[1]
-    rowvalid = np.concatenate([out["filled"], np.zeros_like(out["filled"][:, :1])], 1)  # [B, T+1]
-    rowvalid[np.arange(len(rowvalid)), out["filled"].sum(1).astype(np.int64)] = 1.0  # the final row
-    out["pe_time"] = positional_encoding(out["time"], pe_dim, pe_base) * rowvalid[..., None]
-    out["pe_elapsed"] = positional_encoding(out["elapsed"], pe_dim, pe_base) * out["filled"][:, :T, None, None]
+    """pe_time [B, T+1, pe_dim] = f_e(time) and pe_elapsed [B, T, n, pe_dim] = f_e(t_m), zero on padding.
+
+    Times are small integers, so f_e is evaluated once per distinct value and gathered (a zero row last
+    serves the padding)."""
+    filled = out["filled"] > 0  # [B, T]
+    L = filled.sum(1)  # [B]
+    rowvalid = np.arange(filled.shape[1] + 1)[None] <= L[:, None]  # [B, T+1] including the final row
+    top = int(max(out["time"].max(initial=0), out["elapsed"].max(initial=0))) + 1
+    table = np.concatenate([positional_encoding(np.arange(top), pe_dim, pe_base), np.zeros((1, pe_dim), np.float32)])
+    out["pe_time"] = table[np.where(rowvalid, out["time"], top)]
+    out["pe_elapsed"] = table[np.where(filled[..., None], out["elapsed"], top)]
 
 
 def to_torch(out: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:

@@ -19,6 +19,7 @@ class LegemConfig:
     Fields marked (our design) fill gaps the paper leaves open; see docs/legem.md.
     """
 
+    enabled: bool = False  # build the LeGEM role in a training run (the learner then trains on its rewards)
     scheme: str = "II"  # pivot search: "I" (UL/LU over capped paths) or "II" (most-visited path, O(t))
     beta: float = 0.01  # share of a moved reward left at its own step (paper eq. 2)
     key: str = "auto"  # node keys: "exact" bytes, "simhash" signs of a seeded projection, "auto" (by obs_dim)
@@ -55,6 +56,7 @@ class LegemConfig:
             raise ValueError(f"legem.return_edges must be strictly increasing, got {self.return_edges!r}")
         object.__setattr__(self, "return_edges", edges)
         object.__setattr__(self, "scheme2_normalise", bool(self.scheme2_normalise))
+        object.__setattr__(self, "enabled", bool(self.enabled))
 
     @property
     def n_buckets(self) -> int:

@@ -24,11 +24,13 @@ _STRUCTURAL = ("key", "exact_max_dim", "simhash_bits", "seed", "return_edges", "
 class LegemMemory:
     """Per-agent levelled graph episodic memory with pivot search and reward redistribution (paper Sec. 4-5)."""
 
-    def __init__(self, config: LegemConfig | None = None):
+    def __init__(self, config: LegemConfig | None = None, info=None):
+        """``info`` (an ``EnvInfo``, optional) fixes the agent count and observation width up front; otherwise
+        the first episode seen fixes them."""
         self.config = config or LegemConfig()
         self.graphs = LevelledGraphs(self.config.n_buckets, self.config.node_cap, self.config.evict_fraction)
-        self.n_agents: int | None = None  # fixed by the first episode seen
-        self.keymaker: KeyMaker | None = None
+        self.n_agents: int | None = None if info is None else int(info.n_agents)
+        self.keymaker: KeyMaker | None = None if info is None else KeyMaker(self.config, int(info.obs_dim))
         self._counters = dict(episodes=0, steps=0, insert_s=0.0, searches=0, search_s=0.0, search_calls=0)
 
     # ------------------------------------------------------------------ input
@@ -41,7 +43,7 @@ class LegemMemory:
             raise ValueError(f"LeGEM: expected an episode Batch (dict of tensors) or a trajectory (dict of numpy "
                              f"arrays), got {type(data).__name__}")
         n, obs_dim = ep.action.shape[2], ep.obs.shape[3]
-        if self.n_agents is None:
+        if self.n_agents is None or self.keymaker is None:
             self.n_agents, self.keymaker = n, KeyMaker(self.config, obs_dim)
         elif n != self.n_agents or obs_dim != self.keymaker.obs_dim:
             raise ValueError(f"LeGEM: episodes have {n} agents with obs_dim {obs_dim}; this memory holds "

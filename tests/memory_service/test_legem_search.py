@@ -190,6 +190,23 @@ def test_batch_and_trajectory_give_the_same_rewards(scheme):
     assert torch.allclose(moved, 0.01 * batch["reward"][:4].sum(1))  # the paper's beta share on top
     with pytest.raises(ValueError, match="filled"):
         mem.redistribute({**batch, "filled": torch.flip(batch["filled"], dims=[1])})
+    # replay's absolute step per row: whole episodes pass, windows (or the squeezed Mac-JERT view) are refused
+    time = torch.arange(21).expand(8, 21)
+    assert torch.equal(mem.redistribute({**batch, "time": time}), out)
+    with pytest.raises(ValueError, match="whole episodes"):
+        mem.redistribute({**batch, "time": time + 3})
+
+
+def test_env_info_fixes_agents_and_observation_width():
+    from asyncmarl.platform.envs import env_info
+
+    if not have_real_env():
+        pytest.skip("stag-hunter is not registered yet")
+    mem = LegemMemory(LegemConfig(), env_info("stag-hunter"))
+    assert (mem.n_agents, mem.keymaker.obs_dim) == (2, 5)
+    with pytest.raises(ValueError, match="obs_dim 4"):
+        ep = stag_hunter_episode([0, 5])
+        mem.add_episodes([{**ep, "real_obs": ep["real_obs"][..., :4]}])
 
 
 def test_unknown_episodes_are_left_unchanged():

@@ -148,10 +148,12 @@ class Afforestation(OffbeatEnv):
         return np.concatenate([plots, agents, self._time_feature()[:, None]], axis=1).astype(np.float32)
 
     def _action_mask(self) -> np.ndarray:
-        P = self.n_plots
-        kind = np.concatenate([[0], np.ones(P, np.int64), np.full(P, 2)])  # [A]
-        allowed = (kind == 0) | (kind == np.where(self.is_waterer, 2, 1)[:, None])  # [n, A]
-        return np.broadcast_to(allowed, (self.batch_size, self.n_agents, self.n_actions)).copy()
+        if not hasattr(self, "_mask"):  # roles never change: build the [B, n, A] mask once
+            P = self.n_plots
+            kind = np.concatenate([[0], np.ones(P, np.int64), np.full(P, 2)])  # [A] wait / plant / water
+            allowed = (kind == 0) | (kind == np.where(self.is_waterer, 2, 1)[:, None])  # [n, A]
+            self._mask = np.broadcast_to(allowed, (self.batch_size, self.n_agents, self.n_actions)).copy()
+        return self._mask.copy()
 
     def _extras(self) -> dict[str, np.ndarray]:
         return {"success": (self.status == MATURE).mean(1).astype(np.float32)}

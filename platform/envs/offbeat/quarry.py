@@ -98,7 +98,7 @@ class Quarry(OffbeatEnv):
         return np.concatenate([per.reshape(B, n * (K + 2)), self.intact, self._time_feature()[:, None]], axis=1)
 
     def _action_mask(self) -> np.ndarray:
-        return np.ones((self.batch_size, self.n_agents, self.n_actions), bool)
+        return np.ones((self.batch_size, self.n_agents, self.n_actions), bool)  # nothing is ever masked
 
     def _extras(self) -> dict[str, np.ndarray]:
         return {"success": (~self.intact.any(1)).astype(np.float32)}

@@ -2,7 +2,7 @@
 and bytes per stored joint step (ours vs an n-copies layout), for one in-process shard and for 2 shards as
 Ray actors behind a ReplayClient.
 
-    python benchmarks/replay_throughput.py [--scenarios boxpushing-10 wtd-e] [--episodes 96] [--seconds 3] [--no-ray]
+    python benchmarks/replay_throughput.py [--scenarios boxpushing-10 wtd-e] [--episodes 96] [--seconds 3] [--no-ray] [--synthetic]
 
 Episodes come from the registered scenarios with uniformly random valid actions, cut by the SegmentCutter as a
 rollout worker does (if a scenario is not registered, synthetic episodes of its length and sizes are used).
@@ -22,23 +22,29 @@ from asyncmarl.memory_service.replay import ReplayConfig, ReplayShard  # noqa: E
 from asyncmarl.memory_service.replay.client import ReplayClient, make_shard_actor  # noqa: E402
 from asyncmarl.memory_service.replay.synthetic import ScriptedMacroEnv, ScriptedSettings, scripted_segments  # noqa: E402
 
-# Fallback sizes if a scenario is not registered: (n_agents, n_actions, obs_dim, state_dim, horizon)
-SYNTHETIC = {"boxpushing-10": (2, 8, 5, 18, 100), "wtd-e": (4, 10, 28, 40, 300)}
+# Sizes used when a scenario is not registered: (n_agents, n_actions, obs_dim, state_dim, horizon)
+SYNTHETIC = {"boxpushing-10": (2, 8, 5, 18, 100), "wtd-e": (4, 7, 28, 44, 300)}
 CHUNK = 256
 
 
-def make_env(name: str, batch_size: int):
-    from asyncmarl.platform.envs import make_batched, names
+def make_env(name: str, batch_size: int, synthetic: bool):
+    """The registered scenario, or (``synthetic`` or not registered) scripted episodes that always run to the
+    horizon with the scenario's sizes."""
+    from asyncmarl.platform.envs import env_info, make_batched, names
 
-    if name in names():
+    if name in names() and not synthetic:
         return make_batched(name, batch_size), "real"
-    n, a, o, s, h = SYNTHETIC[name]
+    if name in names():
+        i = env_info(name)
+        n, a, o, s, h = i.n_agents, i.n_actions, i.obs_dim, i.state_dim, i.horizon
+    else:
+        n, a, o, s, h = SYNTHETIC[name]
     settings = ScriptedSettings(n_agents=n, n_actions=a, obs_dim=o, state_dim=s, horizon=h)
     return ScriptedMacroEnv(batch_size, settings), "synthetic"
 
 
-def generate(name: str, episodes: int, gamma: float):
-    env, kind = make_env(name, 16)
+def generate(name: str, episodes: int, gamma: float, synthetic: bool = False):
+    env, kind = make_env(name, 16, synthetic)
     segs, trajs = [], []
     first = 1
     while len(trajs) < episodes:
@@ -72,11 +78,13 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=96, help="complete episodes inserted per scenario")
     p.add_argument("--seconds", type=float, default=3.0, help="sampling time per cell")
     p.add_argument("--no-ray", action="store_true", help="skip the 2-shard Ray measurement")
+    p.add_argument("--synthetic", action="store_true", help="also measure full-horizon scripted episodes")
     a = p.parse_args()
     cfg = ReplayConfig(min_episodes=32, gamma=0.98)
     rows = []
-    for name in a.scenarios:
-        segs, trajs, env, kind = generate(name, a.episodes, cfg.gamma)
+    cases = [(n, False) for n in a.scenarios] + ([(n, True) for n in a.scenarios] if a.synthetic else [])
+    for name, synthetic in cases:
+        segs, trajs, env, kind = generate(name, a.episodes, cfg.gamma, synthetic)
         steps = sum(t["length"] for t in trajs)
         wire = sum(s.nbytes() for s in segs) / steps
         shard = ReplayShard(cfg, seed=0)

@@ -1,8 +1,9 @@
 """Building the padded episode batch (layout in :mod:`asyncmarl.platform.roles`) from stored episodes.
 
 Every field is gathered with one scatter into a zero-padded ``[B, T(+1), ...]`` array; temporal encodings
-are added here, never stored. Besides the keys of ``roles.py`` a batch carries ``time`` ``[B, T+1]`` (absolute
-step of each row; windows and the Mac-JERT view make it differ from the row index), ``burn_in`` ``[B, T]``
+are added here, never stored. Besides the keys of ``roles.py`` a batch carries ``t`` ``[B, T+1]`` (absolute
+step of each row; windows and the Mac-JERT view make it differ from the row index; ``time`` is the same
+tensor under the name LeGEM reads; on padding rows it keeps counting so differences stay positive), ``burn_in`` ``[B, T]``
 (1 on warm-up steps before a window) and, with the prioritised sampler, ``weight`` ``[B]``.
 """
 from __future__ import annotations
@@ -48,7 +49,7 @@ def build_rows(episodes: list[Episode], cuts: list[tuple[int, int, int]], n_agen
     t = np.arange(T + 1)
     lo = np.array([c[0] for c in cuts], np.int64)
     rowvalid = t[None] <= L[:, None]  # [B, T+1]
-    out["time"] = np.where(rowvalid, lo[:, None] + t[None], 0)  # [B, T+1]
+    out["t"] = lo[:, None] + t[None]  # [B, T+1] absolute step; keeps counting on padding (use filled)
     filled = t[None, :T] < L[:, None]  # [B, T]
     out["filled"] = filled.astype(np.float32)
     out["burn_in"] = (t[None, :T] < np.array([c[2] for c in cuts])[:, None]).astype(np.float32)
@@ -100,11 +101,12 @@ def add_encodings(out: dict[str, np.ndarray], pe_dim: int, pe_base: float) -> No
     filled = out["filled"] > 0  # [B, T]
     L = filled.sum(1)  # [B]
     rowvalid = np.arange(filled.shape[1] + 1)[None] <= L[:, None]  # [B, T+1] including the final row
-    top = int(max(out["time"].max(initial=0), out["elapsed"].max(initial=0))) + 1
+    top = int(max(out["t"].max(initial=0), out["elapsed"].max(initial=0))) + 1
     table = np.concatenate([positional_encoding(np.arange(top), pe_dim, pe_base), np.zeros((1, pe_dim), np.float32)])
-    out["pe_time"] = table[np.where(rowvalid, out["time"], top)]
+    out["pe_time"] = table[np.where(rowvalid, out["t"], top)]
     out["pe_elapsed"] = table[np.where(filled[..., None], out["elapsed"], top)]
 
 
 def to_torch(out: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    out["time"] = out["t"]  # alias read by LeGEM's redistribute (same memory)
     return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in out.items()}

@@ -50,7 +50,11 @@ def merge_batches(batches: list[Batch]) -> Batch:
                 pad = (0, 0) * (x.dim() - 2) + (0, rows - x.shape[1])
             else:
                 pad = ()
-            parts.append(torch.nn.functional.pad(x, pad) if any(pad) else x)
+            if key in ("t", "time") and any(pad):  # absolute time keeps counting on padding
+                x = torch.cat([x, x[:, -1:] + torch.arange(1, pad[-1] + 1)], 1)
+            elif any(pad):
+                x = torch.nn.functional.pad(x, pad)
+            parts.append(x)
         out[key] = torch.cat(parts)
     return out
 

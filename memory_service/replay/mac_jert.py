@@ -34,11 +34,14 @@ def squeeze(rows: dict[str, np.ndarray], gamma: float) -> dict[str, np.ndarray]:
     bk, tk = np.nonzero(keep)
     pk = pos[bk, tk]
     out: dict[str, np.ndarray] = {}
-    for f in FINAL_FIELDS + ("time",):
+    for f in FINAL_FIELDS + ("t",):
         out[f] = np.zeros((B, Tq + 1) + rows[f].shape[2:], rows[f].dtype)
         out[f][bk, pk] = rows[f][bk, tk]
     tau = np.zeros((B, Tq + 1), np.int64)  # row (in the unsqueezed batch) of each kept row
     tau[bk, pk] = tk
+    # padding rows keep counting time from the final row, as unsqueezed batches do
+    tq = np.arange(Tq + 1)[None]
+    out["t"] = np.where(tq <= Lq[:, None], out["t"], out["t"][np.arange(B), Lq][:, None] + tq - Lq[:, None])
     step = tk < L[bk]  # kept rows that start a transition
     bs, ts, ps = bk[step], tk[step], pk[step]
     for f in ("actions", "elapsed"):

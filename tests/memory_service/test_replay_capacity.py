@@ -133,7 +133,7 @@ def test_windows_with_burn_in_keep_absolute_time():
     batch = shard.sample(16)
     assert batch["filled"].shape[1] <= 6
     for b in range(16):
-        t0 = batch["time"][b, 0].item()
+        t0 = batch["t"][b, 0].item()
         L = int(batch["filled"][b].sum())
         burn = int(batch["burn_in"][b].sum())
         assert L == 4 + burn and burn == min(2, t0 + burn) and (batch["burn_in"][b, :burn] == 1).all()

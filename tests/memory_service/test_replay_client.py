@@ -72,6 +72,7 @@ def test_merge_pads_every_time_and_segment_axis():
         assert m[k].shape[0] == 5, k
         assert m[k].shape[1:] == y[k].shape[1:], k  # y is the longer one everywhere
     assert not m["filled"][:2, 3:].any() and not m["seg_mask"][:2, :, x["seg_mask"].shape[2]:].any()
+    assert (m["t"][:, 1:] - m["t"][:, :-1] == 1).all()  # absolute time keeps counting on padding
 
 
 class Flaky(ReplayShard):

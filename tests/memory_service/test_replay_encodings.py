@@ -50,7 +50,7 @@ def test_encodings_are_not_stored(shard):
 
 def test_mac_jert_encodes_the_absolute_time_of_kept_rows(shard):
     jert = shard.sample(1, view="mac_jert")
-    time = jert["time"][0]
+    time = jert["t"][0]
     L = int(jert["filled"][0].sum())
     np.testing.assert_allclose(jert["pe_time"][0, : L + 1].numpy(), positional_encoding(time[: L + 1].numpy(), PE_DIM),
                                atol=1e-6)

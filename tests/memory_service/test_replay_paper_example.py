@@ -38,7 +38,7 @@ def test_figure1_mac_sjert_and_mac_jert_returns():
 
     jert = shard.sample(1, view="mac_jert")
     # kept rows: 0 (start), 2 (agent 2 chose), 3 (agent 1 chose), 4 (agent 2 chose), 6 (final observation)
-    assert jert["time"][0].tolist() == [0, 2, 3, 4, 6]
+    assert jert["t"][0].tolist() == [0, 2, 3, 4, 6]
     assert jert["seg_start"][0, 0, 0] == 0 and jert["seg_end"][0, 0, 0] == 1  # squeezed steps 0..1
     # Mac-JERT: the joint reward was reset when agent 2's action ended at t = 2; agent 1's action gets r3 only
     assert jert["seg_return"][0, 0, 0].item() == r3 == 8.0

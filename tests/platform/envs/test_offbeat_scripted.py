@@ -183,3 +183,11 @@ def test_random_durations_follow_the_table():
     assert abs((drawn[:, 0] == 1).mean() - 0.5) < 0.05
     step = core.step(np.zeros((4000, 2), np.int64))  # hunter 0's arrows with duration 1 land alone: stag flees
     np.testing.assert_array_equal(step.terminated, drawn[:, 0] == 1)
+
+
+def test_three_hunters_must_all_land_together():
+    core = make_batched("stag-hunter", 1, n_hunters=3, arrow_flight=[8, 3, 5])  # lists (YAML) are accepted
+    steps = run(core, {0: [1, 0, 0], 3: [0, 0, 1], 5: [0, 1, 0]}, 20)
+    assert len(steps) == 9 and steps[-1].reward[0] == 10.0 and steps[-1].extras["catch_rate"][0] == 1.0
+    steps = run(core, {0: [1, 0, 0], 5: [0, 1, 0]}, 20)  # two of three arrows land together: the stag flees
+    assert len(steps) == 9 and steps[-1].reward[0] == 0.0 and steps[-1].terminated[0]

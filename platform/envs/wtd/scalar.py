@@ -12,6 +12,16 @@ import numpy as np
 from asyncmarl.platform.envs.base import Step
 
 
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+# shared read-only [1] flags (no allocation per step); Step consumers copy what they keep
+_FLAG = {False: _frozen(np.zeros(1, bool)), True: _frozen(np.ones(1, bool))}
+_SUCCESS = {False: _frozen(np.zeros(1, np.float32)), True: _frozen(np.ones(1, np.float32))}
+
+
 class ScalarStepper:
     """Python-number state and step of one copy; ``export`` writes it into the owning env's arrays."""
 
@@ -46,6 +56,7 @@ class ScalarStepper:
         self.cw, self.tl, self.moving = [nH + 2] * nT, [0] * nT, [False] * nT
         self.pcode = list(self.start_code)
         self.basket = [[0] * nO for _ in range(nT)]
+        self.bcode = [0] * nT  # basket code: sum of count * bpow
         self.pair, self.found, self.failed, self.ftl, self.fact = 0, [0] * nO, False, 0, -1
         self.cs, self.htl = [0] * nH, [p[0] for p in self.phase]
         self.got, self.fin, self.served = [False] * nH, [False] * nH, [False] * nH
@@ -68,7 +79,7 @@ class ScalarStepper:
             ak, e = a[k], el[k] + 1
             fidx = (k * self.NN + cw[k]) * self.nTA + ak
             m = self.moves[fidx]
-            self.pcode[k] = fidx * (self.E + 1) + min(e, self.E)
+            self.pcode[k] = fidx * (self.E + 1) + (e if e < self.E else self.E)
             if e <= m:
                 moving[k], tl[k] = True, 1
                 continue
@@ -86,9 +97,10 @@ class ScalarStepper:
                 continue
             done[k] = True
             if ak < nH and not got[ak]:  # deliver the tool this human needs, if carried
-                need = min(cs[ak], nO - 1)
+                need = cs[ak] if cs[ak] < nO else nO - 1
                 if basket[k][need] > 0:
                     basket[k][need] -= 1
+                    self.bcode[k] -= self.bpow[need]
                     got[ak] = True
                     reward += self.d_rew + (self.late if htl[ak] <= 0 else 0.0)
 
@@ -105,6 +117,7 @@ class ScalarStepper:
                     first = self.pair_first[self.pair]
                     if first >= 0:
                         basket[k][first] += 1
+                        self.bcode[k] += self.bpow[first]
                     self.pair = self.pair_pop[self.pair]
                     done[k], tl[k] = True, 0
                 else:
@@ -144,10 +157,9 @@ class ScalarStepper:
         rows = self.rows
         return Step(
             obs=rows[self.obs_rows][None], real_obs=rows[real_rows][None], state=self._state(),
-            reward=np.array([reward], np.float32), terminated=np.array([terminated]),
-            truncated=np.array([truncated]), choosing=np.array([done]), macro_action=np.array([a], np.int64),
-            elapsed=np.array([el], np.int64), action_mask=self.mask, t=np.array([self.t], np.int64),
-            extras={"success": np.array([float(terminated)], np.float32)},
+            reward=np.array([reward], np.float32), terminated=_FLAG[terminated], truncated=_FLAG[truncated],
+            choosing=np.array([done]), macro_action=np.array([a], np.int64), elapsed=np.array([el], np.int64),
+            action_mask=self.mask, t=np.array([self.t], np.int64), extras={"success": _SUCCESS[terminated]},
         )
 
     # ------------------------------------------------------------------ observations, state, export
@@ -158,9 +170,8 @@ class ScalarStepper:
         rows, bits = [], 0
         for k in range(nT):
             loc = nH + 2 if self.moving[k] else self.cw[k]
-            ph = self.cs[min(loc, nH - 1)]
-            bcode = sum(c * p for c, p in zip(self.basket[k], self.bpow))
-            rows.append(((loc * nS + ph) * 3 + n_st) * self.NB + bcode)
+            ph = self.cs[loc] if loc < nH else 0
+            rows.append(((loc * nS + ph) * 3 + n_st) * self.NB + self.bcode[k])
             if self.cw[k] == self.GT and not self.moving[k]:
                 bits |= 1 << k
         rows.append(self.fetch_off + self.pair * (1 << nT) + bits)

@@ -7,6 +7,7 @@ Two workloads of scripted off-beat episodes (no learning involved):
 * ``repeated``: a repeated hunt of fixed length L: hunters reload at once, each shoots with probability 0.2
   per ready step (flights 8 and 3), and every step in which both arrows land pays 1; the agents observe
   [ready, in flight, t / L]. About one reward per 100 steps, so the number of searches grows with L.
+  The memory table adds the hunter's own shot count to its observation so that paths keep branching.
 
 For each L, ``--train`` episodes are inserted first; then ``--probe`` more are timed through ``add_episodes``
 (insert) and through ``redistribute`` (search, every rewarded step of every episode, ranking and eq. 2),
@@ -41,14 +42,17 @@ def single_reward_episodes(rng: np.random.Generator, n: int, length: int) -> lis
     return out
 
 
-def repeated_hunt_episodes(rng: np.random.Generator, n: int, length: int, flights=(8, 3), p: float = 0.2):
-    """Fixed-length repeated hunts: reward 1 in every step where both arrows land (see the module doc)."""
+def repeated_hunt_episodes(rng: np.random.Generator, n: int, length: int, flights=(8, 3), p: float = 0.2,
+                           history: bool = False):
+    """Fixed-length repeated hunts: reward 1 in every step where both arrows land (see the module doc).
+    ``history`` adds the hunter's shots so far to its observation, so afterstates keep branching."""
     flights = np.asarray(flights)
     k = len(flights)
     out = []
     for i in range(n):
         land = np.full(k, -1)  # step the current arrow lands, -1 when ready
-        real_obs = np.zeros((length + 1, k, 3), np.float32)
+        shots = np.zeros(k)
+        real_obs = np.zeros((length + 1, k, 4 if history else 3), np.float32)
         actions = np.zeros((length, k), np.int64)
         choosing = np.zeros((length + 1, k), bool)
         reward = np.zeros(length, np.float32)
@@ -57,10 +61,13 @@ def repeated_hunt_episodes(rng: np.random.Generator, n: int, length: int, flight
             ready = land < t
             choosing[t] = ready
             real_obs[t, :, 0], real_obs[t, :, 1], real_obs[t, :, 2] = ready, ~ready, t / length
+            if history:
+                real_obs[t, :, 3] = shots / length
             if t == length:
                 break
             shoot = ready & draws[t]
             land = np.where(shoot, t + flights, land)
+            shots += shoot
             actions[t] = np.where(ready, shoot, 1)
             if (land == t).all():
                 reward[t] = 1.0
@@ -69,6 +76,11 @@ def repeated_hunt_episodes(rng: np.random.Generator, n: int, length: int, flight
                     "extras": {}})
     return out
 
+
+LENGTH_HEADER = ("| L | insert ms/episode | insert us/step | rewards per rewarded episode | Scheme I search ms/episode "
+                 "| Scheme II search ms/episode | II us/step |\n|---|---|---|---|---|---|---|")
+MEMORY_HEADER = ("| episodes (L = {length}, node_cap = {cap}) | nodes | edges | MiB | bytes/node | evicted |\n"
+                 "|---|---|---|---|---|---|")
 
 WORKLOADS = {"single": single_reward_episodes, "repeated": repeated_hunt_episodes}
 
@@ -99,8 +111,7 @@ def time_length(workload: str, length: int, scheme: str, train: int, probe: int,
 
 
 def length_table(workload: str, lengths, train: int, probe: int, seed: int) -> str:
-    rows = ["| L | insert ms/episode | insert us/step | rewards per rewarded episode | Scheme I search ms/episode "
-            "| Scheme II search ms/episode | II us/step |", "|---|---|---|---|---|---|---|"]
+    rows = [LENGTH_HEADER]
     for length in lengths:
         one = time_length(workload, length, "I", train, probe, seed)
         two = time_length(workload, length, "II", train, probe, seed)
@@ -114,16 +125,15 @@ def length_table(workload: str, lengths, train: int, probe: int, seed: int) -> s
 def memory_table(length: int, counts, node_cap: int, seed: int) -> str:
     rng = np.random.default_rng(seed)
     mem = LegemMemory(LegemConfig(node_cap=node_cap))
-    rows = [f"| episodes | nodes | edges | MiB | bytes/node | evicted | (L = {length}, node_cap = {node_cap}) |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [MEMORY_HEADER.format(length=length, cap=node_cap)]
     stored = 0
     for target in counts:
-        mem.add_episodes(repeated_hunt_episodes(rng, target - stored, length))
+        mem.add_episodes(repeated_hunt_episodes(rng, target - stored, length, history=True))
         stored = target
         s = mem.stats()
         rows.append(f"| {target} | {int(s['legem/nodes'])} | {int(s['legem/edges'])} | "
                     f"{s['legem/bytes'] / 2**20:.1f} | {s['legem/bytes'] / max(s['legem/nodes'], 1):.0f} | "
-                    f"{int(s['legem/evicted_nodes'])} | |")
+                    f"{int(s['legem/evicted_nodes'])} |")
         print(rows[-1], flush=True)
     return "\n".join(rows)
 
@@ -133,16 +143,18 @@ def main() -> None:
     ap.add_argument("--lengths", type=int, nargs="+", default=[20, 50, 100, 200, 500, 1000])
     ap.add_argument("--train", type=int, default=200, help="episodes inserted before timing")
     ap.add_argument("--probe", type=int, default=50, help="episodes timed")
-    ap.add_argument("--memory-length", type=int, default=100)
+    ap.add_argument("--memory-length", type=int, default=500)
     ap.add_argument("--memory-counts", type=int, nargs="+", default=[250, 500, 1000, 2000, 4000, 8000])
-    ap.add_argument("--node-caps", type=int, nargs="+", default=[200_000, 50_000])
+    ap.add_argument("--node-caps", type=int, nargs="+", default=[200_000, 20_000])
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     for workload in ("single", "repeated"):
         print(f"\n## time per episode, workload {workload!r}\n")
+        print(LENGTH_HEADER)
         length_table(workload, [max(l, 12) for l in args.lengths], args.train, args.probe, args.seed)
     for cap in args.node_caps:
-        print(f"\n## memory against episodes stored (repeated hunt)\n")
+        print(f"\n## memory against episodes stored (repeated hunt with shot history)\n")
+        print(MEMORY_HEADER.format(length=args.memory_length, cap=cap))
         memory_table(args.memory_length, args.memory_counts, cap, args.seed)
 
 

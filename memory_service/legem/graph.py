@@ -9,7 +9,8 @@ what is missing.
 
 Storage: node and edge counts are numpy arrays ``[capacity, n_buckets]`` (grown by doubling); a dict maps a
 node's (agent, l, level, key) to its row and an int-keyed dict maps an edge (src, dst) to its row; each node
-keeps the list of its incoming edges. A walk up a path is therefore O(levels) dict/array look-ups.
+keeps the lists of its incoming and outgoing edges and, per sub-graph, its most visited incoming edge (updated
+at insert time). A walk up a path is therefore O(levels) array look-ups.
 
 Bounded (our design): beyond ``node_cap`` nodes the least-visited nodes (ties: the oldest first) are evicted,
 with their edges, down to ``node_cap * (1 - evict_fraction)``, so eviction runs once per many inserts.
@@ -23,10 +24,10 @@ import numpy as np
 NodeKey = tuple  # (agent, length l, level t, key bytes)
 
 
-def _grow(arr: np.ndarray, need: int) -> np.ndarray:
+def _grow(arr: np.ndarray, need: int, fill: int = 0) -> np.ndarray:
     if need <= arr.shape[0]:
         return arr
-    new = np.zeros((max(need, 2 * arr.shape[0]),) + arr.shape[1:], dtype=arr.dtype)
+    new = np.full((max(need, 2 * arr.shape[0]),) + arr.shape[1:], fill, dtype=arr.dtype)
     new[: arr.shape[0]] = arr
     return new
 
@@ -45,6 +46,8 @@ class LevelledGraphs:
         self.node_keys: list[NodeKey] = []  # node row -> its (agent, l, level, key)
         self.level = np.zeros(64, dtype=np.int64)  # [N] level t of each node
         self.visits = np.zeros((64, self.n_buckets), dtype=np.int64)  # [N, n_buckets] visits per sub-graph
+        # [N, n_buckets] most visited incoming edge per sub-graph (-1: none), kept up to date at insert time
+        self.best_in = np.full((64, self.n_buckets), -1, dtype=np.int64)
         self.n_nodes = 0
         self.edge_index: dict[int, int] = {}  # (src << 32) | dst -> edge row
         self.edge_src = np.zeros(64, dtype=np.int64)  # [E] predecessor node (level t - 1)
@@ -62,6 +65,7 @@ class LevelledGraphs:
         row = self.n_nodes
         self.level = _grow(self.level, row + 1)
         self.visits = _grow(self.visits, row + 1)
+        self.best_in = _grow(self.best_in, row + 1, fill=-1)
         self.level[row] = node_key[2]
         self.index[node_key] = row
         self.node_keys.append(node_key)
@@ -98,12 +102,24 @@ class LevelledGraphs:
             row = self.edge_index.get(code)
             edges.append(self._new_edge(code, src, dst) if row is None else row)
         if edges:
-            self.edge_visits[edges, bucket] += 1
+            ev = self.edge_visits
+            ev[edges, bucket] += 1
+            # the most visited incoming edge changes only where an edge of this path overtakes it (ties: the
+            # edge that reached the count first stays)
+            e, dst = np.asarray(edges), np.asarray(rows[1:])
+            cur = self.best_in[dst, bucket]  # [L-1]
+            better = (cur < 0) | (ev[e, bucket] > ev[np.maximum(cur, 0), bucket])
+            self.best_in[dst[better], bucket] = e[better]
 
     # ------------------------------------------------------------------ queries
     def lookup(self, agent: int, length: int, level: int, key: bytes) -> int:
         """Row of the node, or -1 when the graph has no such node (never inserted, or evicted)."""
         return self.index.get((agent, length, level, key), -1)
+
+    def best_predecessor(self, node: int, bucket: int) -> int:
+        """Predecessor over the most visited incoming edge of ``node`` in sub-graph ``bucket`` (-1: none)."""
+        e = self.best_in[node, bucket]
+        return int(self.edge_src[e]) if e >= 0 else -1
 
     def predecessors(self, node: int, bucket: int) -> tuple[np.ndarray, np.ndarray]:
         """(predecessor rows, edge visits in ``bucket``) over the sub-graph's incoming edges of ``node``."""
@@ -144,14 +160,21 @@ class LevelledGraphs:
         level, visits = self.level[:n_old][keep], self.visits[:n_old][keep]
         e_src, e_dst = new_row[src[keep_e]], new_row[dst[keep_e]]
         e_visits = self.edge_visits[:m_old][keep_e]
+        # best incoming edges survive renumbered; where one was evicted, the best surviving edge takes over
+        old_best = self.best_in[:n_old][keep]  # [N', n_buckets]
+        alive = (old_best >= 0) & keep_e[np.maximum(old_best, 0)]
+        best_in = np.where(alive, (np.cumsum(keep_e) - 1)[np.maximum(old_best, 0)], -1)
+        lost = (old_best >= 0) & ~alive
         evictions, evicted_edges = self.evictions, self.evicted_edges
         self._clear()
-        self._load_arrays(node_keys, level, visits, e_src, e_dst, e_visits)
+        self._load_arrays(node_keys, level, visits, e_src, e_dst, e_visits, best_in)
+        if lost.any():
+            self._recompute_best(lost)
         self.evictions = evictions + int(n_old - keep.sum())
         self.evicted_edges = evicted_edges + int(m_old - keep_e.sum())
         return int(n_old - keep.sum())
 
-    def _load_arrays(self, node_keys, level, visits, e_src, e_dst, e_visits) -> None:
+    def _load_arrays(self, node_keys, level, visits, e_src, e_dst, e_visits, best_in) -> None:
         n, m = len(node_keys), int(e_src.shape[0])
         self.node_keys = list(node_keys)
         self.index = {k: i for i, k in enumerate(self.node_keys)}
@@ -167,16 +190,30 @@ class LevelledGraphs:
         self.edge_src[:m], self.edge_dst[:m], self.edge_visits[:m] = e_src, e_dst, e_visits
         self.n_edges = m
         self.edge_index = {(int(s) << 32) | int(d): i for i, (s, d) in enumerate(zip(e_src.tolist(), e_dst.tolist()))}
+        self.best_in = _grow(np.full((64, self.n_buckets), -1, np.int64), n, fill=-1)
+        self.best_in[:n] = best_in
         self.in_edges = [[] for _ in range(n)]
         self.out_edges = [[] for _ in range(n)]
         for i, (s, d) in enumerate(zip(e_src.tolist(), e_dst.tolist())):
             self.in_edges[d].append(i)
             self.out_edges[s].append(i)
 
+    def _recompute_best(self, where: np.ndarray) -> None:
+        """Set best_in[where] ([N, n_buckets] mask) to the most visited incoming edge, ties to the oldest."""
+        ev, dst = self.edge_visits[: self.n_edges], self.edge_dst[: self.n_edges]
+        for b in np.flatnonzero(where.any(axis=0)).tolist():
+            self.best_in[: self.n_nodes, b][where[:, b]] = -1
+            live = np.flatnonzero((ev[:, b] > 0) & where[dst, b])
+            if live.size:
+                o = live[np.lexsort((live, -ev[live, b], dst[live]))]  # by dst, then most visited, then oldest
+                first = np.ones(o.size, bool)
+                first[1:] = dst[o[1:]] != dst[o[:-1]]
+                self.best_in[dst[o[first]], b] = o[first]
+
     # ------------------------------------------------------------------ metrics and state
     def nbytes(self) -> int:
         """Approximate memory held: arrays, the two dicts, node keys and per-node edge lists."""
-        arrays = sum(a.nbytes for a in (self.level, self.visits, self.edge_src, self.edge_dst,
+        arrays = sum(a.nbytes for a in (self.level, self.visits, self.best_in, self.edge_src, self.edge_dst,
                                         self.edge_visits))
         dicts = sys.getsizeof(self.index) + sys.getsizeof(self.edge_index)
         node_keys = self.n_nodes * (sys.getsizeof((0, 0, 0, b"")) + sys.getsizeof(b"")) + self.key_bytes
@@ -201,6 +238,7 @@ class LevelledGraphs:
             "edge_src": torch.from_numpy(self.edge_src[:m].copy()),
             "edge_dst": torch.from_numpy(self.edge_dst[:m].copy()),
             "edge_visits": torch.from_numpy(self.edge_visits[:m].copy()),
+            "best_in": torch.from_numpy(self.best_in[:n].copy()),
             "evictions": self.evictions,
             "evicted_edges": self.evicted_edges,
         }
@@ -218,6 +256,7 @@ class LevelledGraphs:
                      for i, (a, l, t) in enumerate(meta.tolist())]
         self._clear()
         self._load_arrays(node_keys, meta[:, 2] if len(meta) else np.zeros(0, np.int64), visits,
-                          state["edge_src"].numpy(), state["edge_dst"].numpy(), state["edge_visits"].numpy())
+                          state["edge_src"].numpy(), state["edge_dst"].numpy(), state["edge_visits"].numpy(),
+                          state["best_in"].numpy())
         self.evictions = int(state["evictions"])
         self.evicted_edges = int(state["evicted_edges"])

@@ -13,7 +13,8 @@ Choices that are ours, not the paper's (documented in docs/legem.md):
 * Scheme I enumerates at most ``path_cap`` paths, depth-first with predecessors ordered by sub-graph edge
   visits (most visited first, then oldest edge), so the first path is the greedy most-visited one; it reads
   visit counts of the whole graph phi^l (``scheme1_counts="graph"``) or of the sub-graph.
-* Scheme II follows the most-visited incoming edge at each level (kept O(1) per level by the edge lists) and
+* Scheme II follows the most-visited incoming edge at each level (maintained at insert time, so one array
+  read per level; ties: the edge that reached the count first) and
   ranks nodes by sub-graph visits divided by graph visits (``scheme2_normalise``): the share of this
   afterstate's visits that ended in the return bucket. Results are memoised per call, so every rewarded
   step of a batch together costs O(distinct nodes walked).
@@ -146,11 +147,10 @@ class PivotSearch:
         A dynamic programme over the path, top-down: best(v) = (max value from level 0 to v, nearest level
         holding it), combined from best(most visited predecessor of v). Level in [0, t) or NONE.
         """
-        memo, chain, v = self._best, [], node
+        memo, chain, v, best = self._best, [], node, self.g.best_predecessor
         while v >= 0 and (v, bucket) not in memo:
             chain.append(v)
-            preds = self._sorted_preds(v, bucket)
-            v = preds[0] if preds else -1
+            v = best(v, bucket)
         values = self._values(chain + ([v] if v >= 0 else []), bucket)
         levels = self.g.level[chain].tolist()
         x_u = values[-1] if v >= 0 else None

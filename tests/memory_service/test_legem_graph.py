@@ -67,6 +67,7 @@ def test_visit_counts_and_sub_graphs_by_return_bucket():
     assert g.predecessors(mid, 2)[1].tolist() == [1]
     assert g.predecessors(mid, 1)[0].tolist() == []
     assert g.predecessors(mid, 0)[1].tolist() == [2]
+    check_best_in(g)
     assert mem.stats()["legem/episodes"] == 4
 
 
@@ -89,6 +90,19 @@ def test_bad_inputs_and_settings_name_the_field():
     wide = {**traj, "real_obs": np.zeros(traj["real_obs"].shape[:2] + (7,), np.float32)}
     with pytest.raises(ValueError, match="obs_dim 7"):
         mem.add_episodes([wide])
+
+
+def check_best_in(g):
+    """best_in[v, b] is an incoming edge of v with the largest count in sub-graph b (-1 when v has none)."""
+    ev = g.edge_visits[: g.n_edges]
+    for v in range(g.n_nodes):
+        for b in range(g.n_buckets):
+            counts = [int(ev[e, b]) for e in g.in_edges[v]]
+            best = int(g.best_in[v, b])
+            if max(counts, default=0) == 0:
+                assert best == -1
+            else:
+                assert g.edge_dst[best] == v and ev[best, b] == max(counts)
 
 
 def _stag_memory(cfg, n=400, seed=0):
@@ -129,6 +143,8 @@ def test_eviction_keeps_graph_within_cap_and_search_still_answers(scheme):
     # edges only join surviving nodes, one level apart
     src, dst = g.edge_src[: g.n_edges], g.edge_dst[: g.n_edges]
     assert (dst < g.n_nodes).all() and (g.level[dst] == g.level[src] + 1).all()
+    check_best_in(g)
+    check_best_in(full.graphs)
     # search answers every caught episode; where its own path survived, with the decisive shot
     intact = 0
     for traj, s in zip(trajs, shots):

@@ -151,6 +151,38 @@ class ReplayShard:
         with self._lock:
             self.sampler.update(self.storage, episode_ids, priorities)
 
+    # ------------------------------------------------------------------ checkpointing
+    def state_dict(self) -> dict:
+        """Complete episodes, counters and sampler state (numpy arrays; pickle it). Open episodes are left
+        out: their workers restart too, and their segments would time out."""
+        with self._lock:
+            return {
+                "episodes": [ep.state() for ep in self.storage.episodes.values()],
+                "schema": None if self.schema is None else (self.schema.n_agents, dict(self.schema.shapes)),
+                "counts": dict(self.counts), "inserted": self.limiter.inserted, "sampled": self.limiter.sampled,
+                "evicted": self.storage.evicted, "closed": dict(self.closed),
+                "max_priority": getattr(self.sampler, "max_priority", 1.0), "rng": self.rng.bit_generator.state,
+            }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Replace this shard's contents with ``state`` (from :meth:`state_dict`); capacity is this config's."""
+        with self._lock:
+            self.storage = EpisodeStorage(self.config.capacity, self.config.capacity_unit)
+            for es in state["episodes"]:
+                self.storage.insert(Episode.from_state(es))
+            self.storage.evicted = state["evicted"]
+            self.schema = None
+            if state["schema"] is not None:
+                self.schema = Schema.__new__(Schema)
+                self.schema.n_agents, self.schema.shapes, self.schema._row_bytes = *state["schema"], None
+            self.open.clear()
+            self.closed = OrderedDict(state["closed"])
+            self.counts.update(state["counts"])
+            self.limiter.inserted, self.limiter.sampled = state["inserted"], state["sampled"]
+            if hasattr(self.sampler, "max_priority"):
+                self.sampler.max_priority = state["max_priority"]
+            self.rng.bit_generator.state = state["rng"]
+
     # ------------------------------------------------------------------ reporting
     def num_episodes(self) -> int:
         return len(self.storage)

@@ -35,6 +35,16 @@ class Episode:
         self.ncopy_bytes = op.ncopy_bytes + sum(v.nbytes for v in self.seg.values())
         self.priority = 1.0
 
+    def state(self) -> dict:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Episode":
+        ep = cls.__new__(cls)
+        for k in cls.__slots__:
+            setattr(ep, k, state[k])
+        return ep
+
 
 class EpisodeStorage:
     """FIFO store of complete episodes bounded by ``capacity`` episodes or joint steps."""

@@ -189,6 +189,25 @@ def test_episode_ends_when_every_human_has_its_last_tool():
     assert last.extras["success"][0] == 1.0
 
 
+@pytest.mark.parametrize("fix", [False, True])
+def test_four_room_reference_quirks(fix):
+    """Scenario E (actions: turtlebots 4 go to tool room, 5 get tool; Fetch 3 pass to turtlebot 2).
+
+    Turtlebot 0 drives from (3.0, 4.0) to its table spot (0.8, 3.7), 2.22 m: 2 moves, arrival on step 3. The
+    four-room reference starts waiting on the arrival step, so its get-tool times out on step 12; elsewhere (and
+    with ``fix_reference_quirks``) the arrival step is a pause and the timeout comes on step 13. Turtlebot 2
+    reaches its table spot on step 3 too; the Fetch's pass to it (steps 1-4) started before it was there, which
+    the reference never checks for turtlebot 2 (no penalty) and the fix does (-10 on step 4).
+    """
+    env = make_batched("wtd-e", 1, fix_reference_quirks=fix)
+    env.reset(seed=0)
+    steps = run_plan(env, [[5, 4], [4], [5, 4], [3, 0]], 14)
+    done_at = next(i + 1 for i, s in enumerate(steps) if s.choosing[0, 0])
+    assert done_at == (13 if fix else 12)
+    assert float(steps[3].reward[0]) == (-11.0 if fix else -1.0)
+    assert bool(steps[3].choosing[0, 2]) == (not fix)  # the (empty) pass ended turtlebot 2's get-tool
+
+
 # --------------------------------------------------------------------------- asynchrony bookkeeping
 def _random_actions(rng, step, env, busy_junk=True):
     a = (rng.random((env.batch_size, env.n_agents, env.n_actions)) * step.action_mask).argmax(-1)

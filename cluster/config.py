@@ -47,16 +47,18 @@ class ClusterConfig:
     eval_interval: int = 10_000  # greedy evaluation every this many env steps (0: only at the end)
     eval_episodes: int = 32  # episodes per evaluation
     max_restarts: int = 5  # restarts per failed actor before the run fails
+    batch_size: int = 32  # episodes per learner batch (split across the replay shards)
+    actor_cpus: float = 1.0  # CPUs Ray reserves per rollout/learner actor (shards and LeGEM reserve none)
 
     def __post_init__(self):
         if self.runtime not in RUNTIMES:
             raise ValueError(f"cluster.runtime must be one of {list(RUNTIMES)}, got {self.runtime!r}")
         for name in ("num_rollout_workers", "num_replay_shards", "total_env_steps", "updates_per_iteration",
-                     "publish_interval", "checkpoint_interval", "eval_episodes"):
+                     "publish_interval", "checkpoint_interval", "eval_episodes", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"cluster.{name} must be >= 1, got {getattr(self, name)}")
-        if self.eval_interval < 0 or self.max_restarts < 0:
-            raise ValueError("cluster.eval_interval and cluster.max_restarts must be >= 0")
+        if self.eval_interval < 0 or self.max_restarts < 0 or self.actor_cpus < 0:
+            raise ValueError("cluster.eval_interval, cluster.max_restarts and cluster.actor_cpus must be >= 0")
 
 
 @dataclass(frozen=True)

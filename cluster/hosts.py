@@ -1,0 +1,157 @@
+"""Hosts: the platform's side of each role. Each wraps one plain role object (RolloutWorker, ReplayShard,
+LegemMemory) and adds what the topology needs -- routing, admission, incarnations -- and nothing about where it
+runs: the same class is used in-process or as a Ray actor. Peers are either plain objects or actor handles;
+:func:`call` and :func:`resolve` hide the difference. The learner's host lives in :mod:`.learner_host`.
+
+A restarted shard comes back empty; the tail of an episode whose head it lost never completes there (replay
+only completes an episode whose segments cover every step for every agent) and is dropped after
+``replay.incomplete_timeout_s``, like the open episodes of a rollout worker that died.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from asyncmarl.cluster.roles import Roles
+
+
+def call(target: Any, method: str, *args: Any) -> Any:
+    """``target.method(*args)``: a value for a plain object, an ObjectRef for a Ray actor handle."""
+    fn = getattr(target, method)
+    remote = getattr(fn, "remote", None)
+    return remote(*args) if remote is not None else fn(*args)
+
+
+def is_remote(target: Any) -> bool:
+    return target is not None and type(target).__name__ == "ActorHandle"
+
+
+def resolve(value: Any) -> Any:
+    """The value behind an ObjectRef (or the value itself)."""
+    if type(value).__name__ == "ObjectRef":
+        import ray
+
+        return ray.get(value)
+    return value
+
+
+def failure_types() -> tuple[type, ...]:
+    """Exceptions that mean a peer died or its call was lost (Ray's), empty when Ray is not in use."""
+    import sys
+
+    if "ray" not in sys.modules:
+        return ()
+    from ray.exceptions import RayError
+
+    return (RayError,)
+
+
+class ShardHost:
+    """One replay shard as a peer. Rejected segments are counted, not raised (a rollout host must not die
+    because a restarted shard refuses the tail of an episode it never saw begin); ``sample`` also reports the
+    shard's size so the learner can split its next batch across shards in proportion."""
+
+    def __init__(self, cfg, shard_id: int, info, roles: Roles):
+        self.shard = roles.shard(cfg, shard_id, info)
+        self.shard_id = shard_id
+        self.incarnation = uuid.uuid4().hex[:12]  # changes when the shard is restarted
+
+    def ping(self) -> str:
+        return self.incarnation
+
+    def add(self, segments: list) -> int:
+        return int(self.shard.add(segments, strict=False))
+
+    def sample(self, batch_size: int, view: str):
+        """(batch or None, complete episodes stored)."""
+        return self.shard.sample(batch_size, view), int(self.shard.num_episodes())
+
+    def num_episodes(self) -> int:
+        return int(self.shard.num_episodes())
+
+    def stats(self) -> dict:
+        return dict(self.shard.stats())
+
+
+class LegemHost:
+    """The LeGEM memory as a peer: trajectories come straight from rollout hosts, batches from the learner."""
+
+    def __init__(self, cfg, info, roles: Roles):
+        self.memory = roles.legem(cfg, info)
+
+    def ping(self) -> bool:
+        return True
+
+    def add_episodes(self, trajectories: list[dict]) -> None:
+        if trajectories:
+            self.memory.add_episodes(trajectories)
+
+    def redistribute(self, *parts):
+        """Redistributed rewards [B_s, T_s] for each shard's ``(batch, size)`` answer (None where no batch)."""
+        return [None if p[0] is None else self.memory.redistribute(p[0]) for p in parts]
+
+    def state_dict(self) -> dict:
+        return self.memory.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.memory.load_state_dict(state)
+
+
+class RolloutHost:
+    """A rollout worker that sends its segments straight to their shard (``shard_for(episode_id, S)``) and its
+    finished trajectories straight to the LeGEM host; only small statistics go back to the driver."""
+
+    def __init__(self, cfg, worker_id: int, seed: int, shards: list, legem: Any, roles: Roles):
+        self.worker = roles.rollout(cfg, worker_id, seed)
+        self.steps_per_call = cfg.rollout.steps_per_call
+        self.shard_for = roles.shard_for
+        self.legem = legem
+        self.set_shards(shards)
+
+    def ping(self) -> int:
+        return self.worker.version
+
+    def set_shards(self, shards: list) -> None:
+        self.shards = list(shards)
+
+    def step(self, weights: tuple[int, dict] | None = None) -> dict:
+        """Load newer weights if given, run ``steps_per_call`` steps, ship segments and trajectories."""
+        if weights is not None:
+            self.worker.set_weights(*weights)
+        res = self.worker.run(self.steps_per_call)
+        shard_errors = self._ship_segments(res.segments)
+        legem_errors = 0
+        if self.legem is not None and res.trajectories:
+            try:
+                resolve(call(self.legem, "add_episodes", res.trajectories))
+            except failure_types():
+                legem_errors = 1
+        return {"env_steps": res.env_steps, "episodes": res.episodes, "segments": len(res.segments),
+                "version": self.worker.version, "shard_errors": shard_errors, "legem_errors": legem_errors}
+
+    def _ship_segments(self, segments: list) -> int:
+        """Send each shard its segments (all calls in flight at once); returns how many calls failed."""
+        S = len(self.shards)
+        by_shard: dict[int, list] = {}
+        for seg in segments:
+            by_shard.setdefault(int(self.shard_for(seg.episode_id, S)), []).append(seg)
+        refs = [call(self.shards[s], "add", segs) for s, segs in by_shard.items()]
+        errors = 0
+        for ref in refs:
+            try:
+                resolve(ref)
+            except failure_types():
+                errors += 1
+        return errors
+
+    def evaluate(self, episodes: int) -> dict:
+        return self.worker.evaluate(episodes)
+
+    def render_episode(self) -> list:
+        return self.worker.render_episode()
+
+    def state_dict(self) -> dict:
+        return self.worker.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.worker.load_state_dict(state)

@@ -1,0 +1,155 @@
+"""The learner's host: pulls batches from the replay shards (and redistributed rewards from LeGEM), trains, and
+publishes versioned weights.
+
+Under Ray the host prefetches: the sample request for the next batch (and LeGEM's redistribution of it, chained
+on the shard's ObjectRef so the batch goes shard -> LeGEM directly) is in flight while the current batch trains.
+In one process it samples when it needs a batch, so the in-process loop stays deterministic.
+"""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+import numpy as np
+import torch
+
+from asyncmarl.memory_service.replay.client import merge_batches
+from asyncmarl.cluster.hosts import call, failure_types, is_remote, resolve
+from asyncmarl.cluster.roles import Roles
+
+
+def partial_episode_rows(batch: dict) -> int:
+    """Rows of an episode batch whose agents' segments do not tile the episode exactly: every agent's first
+    action starts at step 0, each next one starts where the previous ended, and the last ends at the episode's
+    last real step. A row missing its head, its tail or a middle piece fails."""
+    filled = batch["filled"]  # [B, T]
+    mask = batch["seg_mask"] > 0  # [B, n, K]
+    start, end = batch["seg_start"], batch["seg_end"]  # [B, n, K]
+    length = filled.sum(1).long()  # [B]
+    count = mask.sum(-1)  # [B, n]
+    first_ok = start[..., 0] == 0  # [B, n]
+    contiguous = ((start[..., 1:] == end[..., :-1] + 1) | ~mask[..., 1:]).all(-1)  # [B, n]
+    last_end = end.gather(-1, (count - 1).clamp(min=0).unsqueeze(-1)).squeeze(-1)  # [B, n]
+    ends_ok = last_end == (length - 1).unsqueeze(1)
+    ok = ((count > 0) & first_ok & contiguous & ends_ok).all(-1)  # [B]
+    return int((~ok).sum())
+
+
+class LearnerHost:
+    """One learner plus its batch pipeline. ``train(n)`` runs up to ``n`` updates and returns small metrics.
+
+    A batch of ``cluster.batch_size`` episodes is split across the shards in proportion to how many complete
+    episodes each holds (shards below ``replay.min_episodes`` get none) and the parts are merged, as replay's
+    multi-shard client does; each shard's answer carries its size for the next split.
+    """
+
+    IDLE_SLEEP_S = 0.005  # back-off while the shards have no batch (under Ray)
+
+    def __init__(self, cfg, info, shards: list, legem, roles: Roles):
+        self.learner = roles.learner(cfg, info)
+        self.batch_size = int(cfg.cluster.batch_size)
+        self.view = cfg.learner.buffer
+        self.min_episodes = int(cfg.replay.min_episodes)
+        self.check_rows = self.view == "mac_sjert" and cfg.replay.window == 0  # whole episodes are sampled
+        self.legem = legem
+        self.version = 0
+        self.rng = np.random.default_rng([cfg.seed, 0x1EA2])
+        self._pending = None  # (shard parts, redistributed) requested ahead
+        self.set_shards(shards)
+
+    def ping(self) -> int:
+        return self.version
+
+    def set_shards(self, shards: list) -> None:
+        self.shards = list(shards)
+        self._sizes = np.zeros(len(self.shards))  # complete episodes per shard, as last reported
+        self._prefetch = is_remote(self.shards[0])
+        self._pending = None
+
+    def _request(self):
+        ready = np.where(self._sizes >= self.min_episodes, self._sizes, 0.0)
+        p = ready / ready.sum() if ready.sum() > 0 else np.full(len(ready), 1.0 / len(ready))
+        counts = self.rng.multinomial(self.batch_size, p)
+        parts = [(s, call(self.shards[s], "sample", int(c), self.view)) for s, c in enumerate(counts) if c > 0]
+        probes = [(s, call(self.shards[s], "num_episodes")) for s, c in enumerate(counts) if c == 0]
+        red = call(self.legem, "redistribute", *[r for _, r in parts]) if self.legem is not None else None
+        return parts, probes, red
+
+    def _take(self):
+        """The next (batch, redistributed [B, T]) pair, or (None, None) when some shard had no batch."""
+        pending = self._pending if self._pending is not None else self._request()
+        self._pending = self._request() if self._prefetch else None
+        parts, probes, red_ref = pending
+        try:
+            answers = [(s, resolve(r)) for s, r in parts]
+            for s, r in probes:
+                self._sizes[s] = resolve(r)
+            for s, (_, size) in answers:
+                self._sizes[s] = size
+            batches = [b for _, (b, _) in answers]
+            if any(b is None for b in batches):
+                return None, None
+            red = resolve(red_ref) if red_ref is not None else None
+        except failure_types():
+            self._pending = None
+            raise
+        batch = merge_batches(batches)
+        if red is not None:
+            T = batch["filled"].shape[1]
+            red = torch.cat([torch.nn.functional.pad(r, (0, T - r.shape[1])) for r in red])  # [B, T]
+        return batch, red
+
+    def train(self, num_updates: int, max_wait_s: float = 1.0) -> dict:
+        """Up to ``num_updates`` updates; stops early when no batch arrives within ``max_wait_s`` (or at once in
+        one process). Returns means of the learner's metrics plus pipeline counters."""
+        sums: dict[str, float] = defaultdict(float)
+        wait_s = train_s = 0.0
+        done = partial = errors = empty = 0
+        deadline = time.monotonic() + max_wait_s
+        while done < num_updates:
+            t0 = time.perf_counter()
+            try:
+                batch, red = self._take()
+            except failure_types():
+                errors += 1
+                batch, red = None, None
+            wait_s += time.perf_counter() - t0
+            if batch is None:
+                empty += 1
+                if not self._prefetch or time.monotonic() > deadline:
+                    break
+                time.sleep(self.IDLE_SLEEP_S)
+                continue
+            if self.check_rows:
+                partial += partial_episode_rows(batch)
+            if red is not None:
+                batch["reward_redistributed"] = red
+            t0 = time.perf_counter()
+            metrics = self.learner.update(batch)
+            train_s += time.perf_counter() - t0
+            done += 1
+            for k, v in metrics.items():
+                sums[k] += float(v.item() if isinstance(v, torch.Tensor) else v)
+        if done:
+            sums.pop("learner/version", None)
+            self.version = int(getattr(self.learner, "version", self.version + done))
+        out = {k: v / done for k, v in sums.items()} if done else {}
+        out.update({"updates": done, "version": self.version, "wait_s": wait_s, "train_s": train_s,
+                    "partial_rows": partial, "sample_errors": errors, "empty_samples": empty})
+        return out
+
+    def publish(self) -> tuple[int, dict]:
+        """(version, CPU weights of the acting network): one object in the object store under Ray."""
+        version, weights = self.learner.get_weights()
+        self.version = int(version)
+        return self.version, weights
+
+    def state_dict(self) -> dict:
+        return {"learner": self.learner.state_dict(), "version": self.version,
+                "torch_rng": torch.random.get_rng_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.learner.load_state_dict(state["learner"])
+        self.version = int(state["version"])
+        torch.random.set_rng_state(state["torch_rng"])
+        self._pending = None

@@ -1,0 +1,119 @@
+"""The two driver loops over one :class:`~asyncmarl.cluster.topology.Topology`.
+
+``run_local``: one round = every rollout worker runs ``rollout.steps_per_call`` steps, then the learner does
+``cluster.updates_per_iteration`` updates (fewer while replay has too few episodes); deterministic for a seed.
+
+``run_ray``: rollout actors and the learner run free. The driver keeps one call in flight per actor, hands a
+rollout actor the ObjectRef of the newest published weights when its version is behind (the actor pulls the
+object itself), publishes after every ``cluster.publish_interval`` updates, and restarts what fails.
+"""
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger("asyncmarl.cluster")
+LEARNER_WAIT_S = 1.0  # a train call returns after this long without data, so the driver stays responsive
+
+
+def _publish_due(d, last_publish_updates: int) -> bool:
+    return d.c.published < 0 or d.c.updates - last_publish_updates >= d.cfg.cluster.publish_interval
+
+
+def run_local(d) -> None:
+    """Every role in this process (tests, debugging, the in-process benchmark baseline)."""
+    topo, cl = d.topo, d.cfg.cluster
+    sent = [-1] * len(topo.rollouts)
+    last_publish = d.c.updates
+    while not d.finished():
+        for i, r in enumerate(topo.rollouts):
+            give = d.weights if sent[i] < d.c.published else None
+            sent[i] = d.c.published
+            d.absorb_rollout(r.step(give))
+        d.absorb_learner(topo.learner.train(cl.updates_per_iteration))
+        if _publish_due(d, last_publish) and d.c.updates > 0:
+            d.weights = topo.learner.publish()
+            d.c.published, last_publish = d.weights[0], d.c.updates
+        d.end_round()
+
+
+def run_ray(d) -> None:
+    """Rollout actors and the learner as Ray actors, overlapping; restarts failed actors."""
+    import ray
+    from ray.exceptions import RayError
+
+    topo, cl = d.topo, d.cfg.cluster
+    sent = [-1] * len(topo.rollouts)  # weights version each rollout actor was last given
+    rollout_calls: dict = {}  # ObjectRef -> worker index
+    last_publish = d.c.updates
+
+    def submit_rollout(i: int) -> None:
+        give = d.weights if (d.weights is not None and sent[i] < d.c.published) else None
+        if give is not None:
+            sent[i] = d.c.published
+        rollout_calls[topo.rollouts[i].step.remote(give)] = i
+
+    def submit_learner():
+        return topo.learner.train.remote(cl.publish_interval, LEARNER_WAIT_S)
+
+    for i in range(len(topo.rollouts)):
+        submit_rollout(i)
+    learner_call = submit_learner()
+    while not d.finished():
+        ready, _ = ray.wait([*rollout_calls, learner_call], num_returns=1, timeout=1.0)
+        for ref in ready:
+            if ref == learner_call:
+                try:
+                    out = ray.get(ref)
+                except RayError as e:
+                    log.warning("learner failed (%s); restarting it from the last checkpoint", type(e).__name__)
+                    topo.restart_learner()
+                    d.learner_restarted()
+                    out = None
+                if out is not None:
+                    d.absorb_learner(out)
+                    if out["sample_errors"]:
+                        check_shards(d)
+                    if out["updates"] and _publish_due(d, last_publish):
+                        # submitted before the next train call, so it runs right after this one finished
+                        d.weights = topo.learner.publish.remote()
+                        d.c.published, last_publish = out["version"], d.c.updates
+                learner_call = submit_learner()
+                continue
+            i = rollout_calls.pop(ref)
+            try:
+                out = ray.get(ref)
+            except RayError as e:
+                log.warning("rollout worker %d failed (%s); restarting it", i, type(e).__name__)
+                topo.restart_rollout(i)
+                sent[i] = -1
+                submit_rollout(i)
+                continue
+            d.absorb_rollout(out)
+            if out["shard_errors"]:
+                check_shards(d)
+            submit_rollout(i)
+        d.end_round()
+    # let the calls in flight finish so the final checkpoint sees a quiet system
+    pending = [*rollout_calls, learner_call]
+    done, _ = ray.wait(pending, num_returns=len(pending), timeout=30.0)
+    for ref in done:
+        try:
+            out = ray.get(ref)
+        except RayError:
+            continue
+        (d.absorb_learner if ref == learner_call else d.absorb_rollout)(out)
+
+
+def check_shards(d) -> None:
+    """Ping every shard; restart (empty) the ones that do not answer."""
+    import ray
+    from ray.exceptions import GetTimeoutError, RayError
+
+    topo = d.topo
+    pings = [s.ping.remote() for s in topo.shards]
+    for s, ref in enumerate(pings):
+        try:
+            ray.get(ref, timeout=10.0)
+        except (RayError, GetTimeoutError) as e:
+            log.warning("replay shard %d failed (%s); restarting it empty", s, type(e).__name__)
+            topo.restart_shard(s)

@@ -1,0 +1,129 @@
+"""The one place that knows the topology: N rollout hosts, S replay shards, an optional LeGEM host and one
+learner host, built in this process (``cluster.runtime=local``) or as Ray actors (``ray``), and rebuilt one at a
+time when one fails.
+
+Data paths: rollout host -> its episodes' shard (``shard_for``) and -> LeGEM; shards -> learner (LeGEM's
+redistribution chained on the shards' answers). The driver only sees small statistics and ObjectRefs.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from asyncmarl.cluster.hosts import LegemHost, RolloutHost, ShardHost
+from asyncmarl.cluster.learner_host import LearnerHost
+from asyncmarl.cluster.roles import Roles, legem_enabled
+
+SEED_STRIDE = 100_003  # a restarted rollout worker gets a fresh seed (and so fresh episode ids)
+
+
+def learner_gpus(cfg) -> int:
+    """1 when ``learner.device`` resolves to CUDA on the cluster (``auto`` and the cluster has a GPU)."""
+    if cfg.learner.device == "cpu":
+        return 0
+    import ray
+
+    has_gpu = ray.cluster_resources().get("GPU", 0) >= 1
+    if cfg.learner.device == "cuda" and not has_gpu:
+        raise ValueError("learner.device is 'cuda' but the Ray cluster has no GPU; use 'auto' or 'cpu'")
+    return 1 if has_gpu else 0
+
+
+@dataclass
+class Topology:
+    """Handles (Ray actors) or objects (local) of every role, and how to rebuild each one."""
+
+    cfg: Any
+    roles: Roles
+    info: Any
+    remote: bool
+    rollouts: list = field(default_factory=list)
+    shards: list = field(default_factory=list)
+    legem: Any = None
+    learner: Any = None
+    restarts: Counter = field(default_factory=Counter)  # role -> restarts so far
+    _incarnation: Counter = field(default_factory=Counter)  # rollout worker id -> restarts
+
+    # ------------------------------------------------------------------ construction
+    def _actor(self, cls, cpus: float = 0.0, gpus: int = 0):
+        if not self.remote:
+            return cls
+        import ray
+
+        return ray.remote(cls).options(num_cpus=cpus, num_gpus=gpus, max_restarts=0, max_task_retries=0)
+
+    def _new(self, cls, *args, cpus: float = 0.0, gpus: int = 0):
+        maker = self._actor(cls, cpus, gpus)
+        return maker.remote(*args) if self.remote else maker(*args)
+
+    def _rollout_seed(self, worker_id: int) -> int:
+        return self.cfg.seed * 1000 + worker_id + SEED_STRIDE * self._incarnation[worker_id]
+
+    def make_shard(self, s: int):
+        return self._new(ShardHost, self.cfg, s, self.info, self.roles)
+
+    def make_rollout(self, i: int):
+        return self._new(RolloutHost, self.cfg, i, self._rollout_seed(i), self.shards, self.legem, self.roles,
+                         cpus=self.cfg.cluster.actor_cpus)
+
+    def make_learner(self):
+        gpus = learner_gpus(self.cfg) if self.remote else 0
+        return self._new(LearnerHost, self.cfg, self.info, self.shards, self.legem, self.roles,
+                         cpus=self.cfg.cluster.actor_cpus, gpus=gpus)
+
+    def make_legem(self):
+        return self._new(LegemHost, self.cfg, self.info, self.roles) if legem_enabled(self.cfg) else None
+
+    # ------------------------------------------------------------------ restarts
+    def _kill(self, handle) -> None:
+        if self.remote and handle is not None:
+            import ray
+
+            try:
+                ray.kill(handle, no_restart=True)
+            except Exception:  # noqa: BLE001 - it may be gone already
+                pass
+
+    def _count(self, role: str) -> None:
+        self.restarts[role] += 1
+        if self.restarts[role] > self.cfg.cluster.max_restarts:
+            raise RuntimeError(f"{role} failed {self.restarts[role]} times (cluster.max_restarts="
+                               f"{self.cfg.cluster.max_restarts}); giving up")
+
+    def restart_rollout(self, i: int) -> None:
+        """A fresh worker ``i`` with a new seed; the episodes the old one had open are never completed."""
+        self._count("rollout")
+        self._kill(self.rollouts[i])
+        self._incarnation[i] += 1
+        self.rollouts[i] = self.make_rollout(i)
+
+    def restart_shard(self, s: int) -> None:
+        """An empty shard ``s``; rollout hosts and the learner get the new handle list."""
+        self._count("shard")
+        self._kill(self.shards[s])
+        self.shards[s] = self.make_shard(s)
+        for r in self.rollouts:
+            r.set_shards.remote(self.shards) if self.remote else r.set_shards(self.shards)
+        self.learner.set_shards.remote(self.shards) if self.remote else self.learner.set_shards(self.shards)
+
+    def restart_learner(self) -> None:
+        """A fresh learner host (the driver loads the last checkpoint into it)."""
+        self._count("learner")
+        self._kill(self.learner)
+        self.learner = self.make_learner()
+
+    def shutdown(self) -> None:
+        for h in [*self.rollouts, self.learner, self.legem, *self.shards]:
+            self._kill(h)
+
+
+def build_topology(cfg, roles: Roles | None = None) -> Topology:
+    """Every role of ``cfg``, wired: in this process, or as Ray actors (Ray must be initialised)."""
+    roles = roles or Roles()
+    topo = Topology(cfg, roles, roles.env_info(cfg), remote=cfg.cluster.runtime == "ray")
+    topo.shards = [topo.make_shard(s) for s in range(cfg.cluster.num_replay_shards)]
+    topo.legem = topo.make_legem()
+    topo.rollouts = [topo.make_rollout(i) for i in range(cfg.cluster.num_rollout_workers)]
+    topo.learner = topo.make_learner()
+    return topo

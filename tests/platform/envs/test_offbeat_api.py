@@ -21,8 +21,14 @@ def test_registered_as_offbeat_family():
 
 
 @pytest.mark.parametrize("name", GAMES)
-def test_parallel_api(name):
-    parallel_api_test(make(name), num_cycles=200)
+@pytest.mark.parametrize("random_durations", [False, True])
+def test_parallel_api(name, random_durations):
+    overrides = {}
+    if random_durations:  # every action but wait takes 0..2 extra steps at random
+        n_agents, n_actions = env_info(name).n_agents, env_info(name).n_actions
+        row = ((1.0, 0.0, 0.0),) + ((0.2, 0.3, 0.5),) * (n_actions - 1)
+        overrides["duration_probs"] = (row,) * n_agents
+    parallel_api_test(make(name, **overrides), num_cycles=200)
 
 
 @pytest.mark.parametrize("name", GAMES)

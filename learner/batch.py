@@ -10,7 +10,7 @@ from asyncmarl.platform.envs.base import EnvInfo
 STEP_KEYS = ("state", "action_mask", "choosing", "actions", "elapsed", "reward", "terminated", "filled")
 SJERT_KEYS = ("real_obs", "seg_start", "seg_end", "seg_return", "seg_mask")
 JERT_KEYS = ("obs", "discount")
-OPTIONAL = ("t", "pe_time", "reward_redistributed")
+OPTIONAL = ("t", "reward_redistributed", "burn_in", "weight")  # weight: prioritised sampling, [B]
 
 
 def prepare_batch(batch: dict[str, Tensor], info: EnvInfo, view: str, device: torch.device, legem: bool,
@@ -47,7 +47,7 @@ def prepare_batch(batch: dict[str, Tensor], info: EnvInfo, view: str, device: to
     for k in ("actions", "elapsed", "seg_start", "seg_end"):
         if k in out:
             out[k] = out[k].long()
-    for k in ("reward", "terminated", "filled", "seg_return", "seg_mask", "discount", "state", "reward_redistributed"):
+    for k in ("reward", "terminated", "filled", "seg_return", "seg_mask", "discount", "state", "reward_redistributed", "burn_in", "weight"):
         if k in out:
             out[k] = out[k].float()
     out["gamma"] = torch.tensor(gamma)

@@ -167,10 +167,14 @@ class Learner:
             else:
                 target = nstep_returns(*args, cfg.n_step)  # [B, T, X]
 
-        filled = b["filled"].unsqueeze(-1)  # [B, T, 1]
-        denom = filled.sum().clamp(min=1.0) * q_tot.shape[-1]
+        # rows that count: real steps after any burn-in warm-up, weighted by prioritised-sampling weights
+        valid = b["filled"] * (1.0 - b["burn_in"]) if "burn_in" in b else b["filled"]  # [B, T]
+        weight = b["weight"].reshape(B, 1) if "weight" in b else torch.ones_like(valid[:, :1])  # [B, 1]
+        filled = valid.unsqueeze(-1)  # [B, T, 1]
+        X = q_tot.shape[-1]
+        denom = filled.sum().clamp(min=1.0) * X
         td = (q_tot - target) * filled
-        micro = (td ** 2).sum() / denom
+        micro = (td ** 2 * weight.unsqueeze(-1)).sum() / denom
         loss = micro
         metrics = {"losses/micro_td": micro.detach(), "td/abs_error_mean": td.abs().sum().detach() / denom,
                    "q/taken_mean": (q_taken * filled).sum().detach() / (filled.sum().clamp(min=1.0) * n),
@@ -184,8 +188,11 @@ class Learner:
             start, m_target = macro_targets(b["seg_start"], b["seg_end"], seg_return, b["terminated"], v_next,
                                             cfg.gamma)  # [B, n, K], [B, n, K, X]
             m_pred = gather_rows(q_tot, start)
-            m_mask = b["seg_mask"].unsqueeze(-1)
-            macro = (((m_pred - m_target) * m_mask) ** 2).sum() / (m_mask.sum().clamp(min=1.0) * q_tot.shape[-1])
+            m_mask = b["seg_mask"]  # [B, n, K]
+            if "burn_in" in b:  # segments that start inside the warm-up do not count
+                m_mask = m_mask * (1.0 - b["burn_in"].gather(1, start.reshape(B, -1)).reshape(start.shape))
+            m_err = ((m_pred - m_target) ** 2).sum(-1) * m_mask * weight.unsqueeze(-1)
+            macro = m_err.sum() / (m_mask.sum().clamp(min=1.0) * X)
             loss = loss + cfg.macro_td_weight * macro
             metrics["losses/macro_td"] = macro.detach()
 
@@ -196,8 +203,8 @@ class Learner:
             v_jt = mixer.v(state[:, :T])
             opt = q_greedy.sum(-1, keepdim=True) - q_jt_greedy.detach() + v_jt
             nopt = (q_taken.sum(-1, keepdim=True) - q_tot.detach() + v_jt).clamp(max=0.0)
-            l_opt = ((opt * filled) ** 2).sum() / denom
-            l_nopt = ((nopt * filled) ** 2).sum() / denom
+            l_opt = ((opt * filled) ** 2 * weight.unsqueeze(-1)).sum() / denom
+            l_nopt = ((nopt * filled) ** 2 * weight.unsqueeze(-1)).sum() / denom
             loss = loss + l_opt + l_nopt
             metrics.update({"losses/qtran_opt": l_opt.detach(), "losses/qtran_nopt": l_nopt.detach()})
 

@@ -149,9 +149,9 @@ def sequence_inputs(batch: dict[str, Tensor], view: str) -> dict[str, Tensor]:
     """Per-row network inputs of a batch: obs ``[B, T+1, n, O]``, prev_action/prev_elapsed ``[B, T+1, n]``,
     absolute time t ``[B, T+1]`` and eval_elapsed ``[B, T+1, n]`` (t_m each row's running action is evaluated at).
 
-    Absolute time: ``batch["t"]`` when the batch carries it; else row index on ``mac_sjert`` batches; on
-    ``mac_jert`` batches it is rebuilt from ``discount`` = gamma ** (steps to the next kept step), which needs
-    ``batch["gamma"]`` or a gamma below 1 recorded as ``batch["gamma"]`` (see ``_jert_times``).
+    Absolute time: ``batch["t"]`` when the batch carries it (replay's batches do); else the row index on
+    ``mac_sjert`` batches, and on ``mac_jert`` ones it is rebuilt from ``discount`` = gamma ** (steps to the
+    next kept step) with ``batch["gamma"]`` (0 < gamma < 1).
     """
     if view not in ("mac_sjert", "mac_jert"):
         raise ValueError(f"view must be 'mac_sjert' or 'mac_jert', got {view!r}")
@@ -166,22 +166,15 @@ def sequence_inputs(batch: dict[str, Tensor], view: str) -> dict[str, Tensor]:
         t = torch.arange(T + 1, device=actions.device).expand(B, T + 1)
     else:
         t = _jert_times(batch)
-    if view == "mac_sjert":
-        prev_elapsed = torch.cat([torch.zeros_like(none), elapsed.long()], dim=1)  # [B, T+1, n]
-    else:
-        # elapsed at the env step just before kept step k: the running action ran (t_k - t_{k-1}) more steps
-        gap = (t[:, 1:] - t[:, :-1]).unsqueeze(-1)  # [B, T, 1]
-        prev_elapsed = torch.cat([torch.zeros_like(none), elapsed.long() + gap - 1], dim=1)
-    last = torch.where(choosing[:, -1], torch.zeros_like(elapsed[:, -1]), elapsed[:, -1] + _last_gap(batch, t))
-    eval_elapsed = torch.cat([elapsed.long(), last.long().unsqueeze(1)], dim=1)  # [B, T+1, n]
-    eval_elapsed = torch.where(choosing, torch.zeros_like(eval_elapsed), eval_elapsed)
+    gap = (t[:, 1:] - t[:, :-1]).clamp(min=1).unsqueeze(-1)  # [B, T, 1] steps between consecutive rows
+    # elapsed at the env step just before row r: the action of row r-1 ran gap - 1 more steps (0 per-step)
+    prev_elapsed = torch.cat([torch.zeros_like(none), elapsed.long() + gap - 1], dim=1)  # [B, T+1, n]
+    # t_m each row's running action is evaluated at, from the previous row (so final observation rows of
+    # shorter, padded episodes get elapsed + 1 too); 0 for choosing agents
+    advanced = torch.cat([elapsed[:, :1].long(), elapsed.long() + gap], dim=1)  # [B, T+1, n]
+    eval_elapsed = torch.where(choosing, torch.zeros_like(advanced), advanced)
     return {"obs": obs, "prev_action": prev_action, "prev_elapsed": prev_elapsed, "t": t,
             "eval_elapsed": eval_elapsed}
-
-
-def _last_gap(batch: dict[str, Tensor], t: Tensor) -> Tensor:
-    """Steps between the last step row and the final observation row ``[B, 1]``."""
-    return (t[:, -1] - t[:, -2]).clamp(min=1).unsqueeze(-1)
 
 
 def _jert_times(batch: dict[str, Tensor]) -> Tensor:

@@ -33,7 +33,7 @@ def test_act_steps_match_unroll(temporal):
     for t in range(T + 1):
         q, h = net.act(ep["real_obs"][:, t], prev_a, prev_e, torch.full((B,), t), h)
         # act values are for choosing (t_m = 0): compare where the unroll also evaluates at t_m = 0
-        at_zero = ep["choosing"][:, t] if t == T else ep["choosing"][:, t] | (ep["elapsed"][:, t] == 0)
+        at_zero = ep["choosing"][:, t].clone()
         if not temporal:
             at_zero = torch.ones_like(at_zero)
         torch.testing.assert_close(q[at_zero], q_unroll[:, t][at_zero], atol=1e-5, rtol=1e-5)

@@ -35,11 +35,9 @@ class WTDEnv(BatchedEnv):
         self.n_agents = tb.nT + 1
         self.n_actions = max(tb.nTA, tb.nFA)
         self.obs_dim, self.state_dim, self.horizon = tb.obs_dim, tb.state_dim, s.horizon
-        wa = [f"go_work_area_{h}" for h in range(tb.nH)]
-        self.action_names = tuple(
-            [tuple(wa + ["go_tool_room", "get_tool"])] * tb.nT
-            + [tuple(["wait"] + [f"pass_to_agent_{k}" for k in range(tb.nT)] + [f"search_tool_{j}" for j in range(tb.nO)])]
-        )
+        turtlebot = tuple([f"go_work_area_{h}" for h in range(tb.nH)] + ["go_tool_room", "get_tool"])
+        fetch = ["wait"] + [f"pass_to_agent_{k}" for k in range(tb.nT)] + [f"search_tool_{j}" for j in range(tb.nO)]
+        self.action_names = (turtlebot,) * tb.nT + (tuple(fetch),)
         B, n, nT, nH, nO = self.batch_size, self.n_agents, tb.nT, tb.nH, tb.nO
         mask = np.zeros((n, self.n_actions), bool)
         mask[:nT, : tb.nTA] = True

@@ -44,7 +44,8 @@ class ScalarStepper:
         self.start_checked = env._start_checked.tolist()
         self.fetch_state = tuple(float(v) for v in env._fetch_state.astype(np.float64))
         self.start_code = tb.start_code.tolist()
-        self.reward0, self.d_rew, self.late, self.drop = s.step_reward, s.delivery_reward, s.late_penalty, s.drop_penalty
+        self.reward0, self.d_rew = s.step_reward, s.delivery_reward
+        self.late, self.drop = s.late_penalty, s.drop_penalty
         self.horizon = s.horizon
         self.rows = tb.obs_rows
         self.mask = env._mask
@@ -204,4 +205,5 @@ class ScalarStepper:
         env.cw[0], env.tl[0], env.moving[0], env.pcode[0] = self.cw, self.tl, self.moving, self.pcode
         env.basket[0], env.pair[0], env.found[0], env.failed[0] = self.basket, self.pair, self.found, self.failed
         env.ftl[0], env.fact[0], env.t[0] = self.ftl, self.fact, self.t
-        env.cs[0], env.htl[0], env.got[0], env.fin[0], env.served[0] = self.cs, self.htl, self.got, self.fin, self.served
+        env.cs[0], env.htl[0], env.got[0] = self.cs, self.htl, self.got
+        env.fin[0], env.served[0] = self.fin, self.served

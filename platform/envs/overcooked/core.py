@@ -57,6 +57,8 @@ class OvercookedEnv(BatchedEnv):
         self.kitchen = Kitchen(self.lay, self.batch_size, task, (s.subtask_reward, s.correct_delivery,
                                                                   s.wrong_delivery))
         B, n = self.batch_size, L.N_AGENTS
+        self.bi = np.arange(B)[:, None]  # [B, 1] copy index for fancy indexing
+        self.ai = np.arange(n)[None, :]  # [1, 3] agent index
         self.onehot = np.eye(len(L.TASKS), dtype=np.float32)[s.task]
         self.bel = np.zeros((B, n, L.N_ITEMS), np.int64)  # [B, 3, 11] believed cell of every item
         self.cur_mac = np.zeros((B, n), np.int64)  # [B, 3] running macro-action
@@ -70,13 +72,16 @@ class OvercookedEnv(BatchedEnv):
         self.truncated = np.zeros(B, bool)
         self.last_mac = np.zeros((B, n), np.int64)
         self.last_elapsed = np.zeros((B, n), np.int64)
+        self.mask = np.ones((B, n, self.n_actions), bool)  # [B, 3, n_actions] every macro-action is always allowed
+        self.mask.flags.writeable = False
+        self.pos = np.zeros((B, L.N_ITEMS), np.int64)  # [B, 11] true item cells after the last step or reset
 
     # ------------------------------------------------------------------ observations
     def _views(self, pos: np.ndarray):
         """(full-view vector [B, 25], in-window [B, 3, 11]) of true item cells ``pos`` [B, 11]."""
         vals = np.empty((self.batch_size, L.N_ITEMS, 3))
         vals[:, :, :2] = L.XY[pos] / L.SIZE
-        vals[:, :L.N_FOOD, 2] = self.kitchen.chop / 3
+        vals[:, :L.N_FOOD, 2] = self.kitchen.chop[:, :L.N_FOOD] / 3
         full = vals[:, ENTRY_ITEM, ENTRY_KIND]  # [B, 25]
         if self.radius == 0:
             inwin = np.ones((self.batch_size, L.N_AGENTS, L.N_ITEMS), bool)
@@ -105,11 +110,11 @@ class OvercookedEnv(BatchedEnv):
         self.bel = np.where(inwin, pos[:, None, :], np.where(stale, self.lay.init_pos, self.bel))
 
     def _make_step(self, real: np.ndarray, state: np.ndarray) -> Step:
+        # Every array handed out here is replaced, never written in place, by later steps and resets.
         return Step(
-            obs=self.macro_obs.copy(), real_obs=real, state=state, reward=self.reward.copy(),
-            terminated=self.terminated.copy(), truncated=self.truncated.copy(), choosing=self.mac_done.copy(),
-            macro_action=self.last_mac.copy(), elapsed=self.last_elapsed.copy(),
-            action_mask=np.ones((self.batch_size, L.N_AGENTS, self.n_actions), bool), t=self.t.copy(),
+            obs=self.macro_obs, real_obs=real, state=state, reward=self.reward, terminated=self.terminated,
+            truncated=self.truncated, choosing=self.mac_done, macro_action=self.last_mac,
+            elapsed=self.last_elapsed, action_mask=self.mask, t=self.t,
             extras={"success": self.terminated.astype(np.float32)},
         )
 
@@ -118,12 +123,16 @@ class OvercookedEnv(BatchedEnv):
         idx = np.flatnonzero(where)
         self.kitchen.reset(idx)
         self.bel[idx] = self.lay.init_pos
-        for arr, value in ((self.cur_mac, 0), (self.mac_done, True), (self.chop_times, 0), (self.run_len, 0),
-                           (self.t, 0), (self.reward, 0), (self.terminated, False), (self.truncated, False),
-                           (self.last_mac, 0), (self.last_elapsed, 0)):
+        for attr, value in (("cur_mac", 0), ("mac_done", True), ("chop_times", 0), ("run_len", 0), ("t", 0),
+                            ("reward", 0), ("terminated", False), ("truncated", False), ("last_mac", 0),
+                            ("last_elapsed", 0)):
+            arr = getattr(self, attr).copy()  # copies: earlier Steps keep their arrays
             arr[idx] = value
-        full, inwin = self._views(self.kitchen.positions())
+            setattr(self, attr, arr)
+        self.pos = self.kitchen.positions()
+        full, inwin = self._views(self.pos)
         real, state = self._observe(full, inwin)
+        self.macro_obs = self.macro_obs.copy()
         self.macro_obs[idx] = real[idx]
         return self._make_step(real, state)
 
@@ -132,17 +141,17 @@ class OvercookedEnv(BatchedEnv):
         choose = self.mac_done
         self.cur_mac = np.where(choose, actions, self.cur_mac)
         self.run_len = np.where(choose, 0, self.run_len + 1)
-        self.last_mac = self.cur_mac.copy()
-        self.last_elapsed = self.run_len.copy()
-        prim = macro.primitives(self, self.kitchen.positions())
+        self.last_mac = self.cur_mac
+        self.last_elapsed = self.run_len
+        prim = macro.primitives(self, self.pos)
         reward, delivered = self.kitchen.step(prim, np.full(self.batch_size, s.step_penalty))
-        pos = self.kitchen.positions()
+        self.pos = pos = self.kitchen.positions()
         full, inwin = self._views(pos)
         self._update_belief(pos, inwin)
         macro.finished(self, pos)
         real, state = self._observe(full, inwin)
         self.macro_obs = np.where(self.mac_done[..., None], real, self.macro_obs)
-        self.t += 1
+        self.t = self.t + 1
         self.reward = reward.astype(np.float32)
         self.terminated = delivered
         self.truncated = (self.t >= self.horizon) & ~delivered

@@ -17,6 +17,9 @@ _PICKABLE[[L.TOMATO, L.LETTUCE, L.PLATE, L.ONION]] = True
 _IS_FOOD_CODE = L.FOOD_OF_CODE >= 0
 _KNIFE_AT = np.full(L.N_CELLS, -1)  # cell -> knife number (0, 1), filled per layout below
 _FOOD_BITS = np.array([1, 2, 4])  # tomato, lettuce, onion
+# Per item slot, padded so that slot -1 ("nothing") reads the last entry: food? plate?
+IS_FOOD = np.array([True, True, True, False, False, False])
+IS_PLATE = np.array([False, False, False, True, True, False])
 
 
 def task_bits(task: str) -> int:
@@ -35,11 +38,12 @@ class Kitchen:
         self.lay = layout
         self.B = batch_size
         self.ar = np.arange(batch_size)
+        self.bi = self.ar[:, None]  # [B, 1] copy index for fancy indexing
         self.task_bits = task_bits(task)
         # The reference pays the chopping reward when the food's name is a substring of the recipe.
         self.in_task = np.array([name in task for name in L.FOOD_NAMES])
         self.r_subtask, self.r_correct, self.r_wrong = rewards
-        self.knife_at = np.full(L.N_CELLS, -1)
+        self.knife_at = np.full(L.N_CELLS, -1)  # cell -> knife number; -1 reads knife_hold's always-empty column
         self.knife_at[layout.init_pos[[L.K1, L.K2]]] = [0, 1]
         B = batch_size
         self.grid = np.zeros((B, L.N_CELLS), np.int8)  # [B, 49] the reference's map codes
@@ -48,8 +52,9 @@ class Kitchen:
         self.holder = np.full((B, 5), -1, np.int64)  # [B, 5] agent holding the item, -1 if none
         self.hold = np.full((B, L.N_AGENTS), -1, np.int64)  # [B, 3] item slot an agent holds, -1 if none
         self.in_plate = np.full((B, L.N_FOOD), -1, np.int64)  # [B, 3] plate slot (3, 4) a food lies in, -1
-        self.chop = np.zeros((B, L.N_FOOD), np.int64)  # [B, 3] chops each food has had (3 = chopped)
-        self.knife_hold = np.full((B, 2), -1, np.int64)  # [B, 2] item slot on each knife, -1 if none
+        # [B, 12] chops each food slot has had (3 = chopped); columns 3.. stay 0 so any slot, -1 included, indexes it
+        self.chop = np.zeros((B, L.N_ITEMS + 1), np.int64)
+        self.knife_hold = np.full((B, 3), -1, np.int64)  # [B, 3] item slot on knife 0, 1 (-1: none); column 2 unused
 
     def reset(self, idx: np.ndarray) -> None:
         """Put copies ``idx`` back to the initial kitchen."""
@@ -65,13 +70,15 @@ class Kitchen:
 
     def positions(self) -> np.ndarray:
         """[B, 11] true cell of every item slot (held items at their agent, plated food at its plate)."""
-        held_at = np.take_along_axis(self.apos, np.maximum(self.holder, 0), 1)  # [B, 5]
-        cellpos = np.where(self.holder >= 0, held_at, self.ipos)  # [B, 5]
-        plate_of_food = np.take_along_axis(cellpos, np.maximum(self.in_plate, 3), 1)  # [B, 3]
-        food = np.where(self.in_plate >= 0, plate_of_food, cellpos[:, :3])
-        food = np.where(self.holder[:, :3] >= 0, cellpos[:, :3], food)
-        fixed = np.broadcast_to(self.lay.init_pos[L.K1:L.A0], (self.B, 3))
-        return np.concatenate([food, cellpos[:, 3:], fixed, self.apos], 1)
+        pos = np.empty((self.B, L.N_ITEMS), np.int64)
+        pos[:, L.K1:L.A0] = self.lay.init_pos[L.K1:L.A0]
+        pos[:, L.A0:] = self.apos
+        held = self.holder >= 0
+        # held items sit on their agent: slot A0 + holder, or their own cell otherwise
+        pos[:, :5] = np.where(held, pos[self.bi, L.A0 + self.holder], self.ipos)
+        plated = (self.in_plate >= 0) & ~held[:, :3]
+        pos[:, :3] = np.where(plated, pos[self.bi, self.in_plate], pos[:, :3])
+        return pos
 
     # ------------------------------------------------------------------------- primitive step
     def step(self, prim: np.ndarray, reward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -121,12 +128,11 @@ class Kitchen:
         """Agent ``i`` in copies ``b`` moves into the non-walkable cell ``tc`` with map code ``tn``."""
         h = self.hold[b, i]
         empty = h < 0
-        hf = np.maximum(h, 0)
-        chopped_h = (h >= 0) & (h < 3) & (self.chop[b, np.minimum(hf, 2)] >= 3)
-        knife = np.maximum(self.knife_at[tc], 0)
+        chopped_h = self.chop[b, h] >= 3  # only food gets chopped; plates and "nothing" read 0
+        knife = self.knife_at[tc]
         kh = self.knife_hold[b, knife]
-        kh_food = (kh >= 0) & (kh < 3)
-        kh_chopped = kh_food & (self.chop[b, np.clip(kh, 0, 2)] >= 3)
+        kh_food = IS_FOOD[kh]
+        kh_chopped = self.chop[b, kh] >= 3
         on_knife = tn == L.KNIFE
         # the plate a "plate" cell names: the first plate lying there (reference _findItem)
         first_plate = np.where((self.holder[b, 3] < 0) & (self.ipos[b, 3] == tc), 3, 4)
@@ -158,10 +164,7 @@ class Kitchen:
         knife_to_plate = full & on_knife & kh_chopped & (h >= 3)
         food_to_knife_plate = full & on_knife & (kh >= 3) & chopped_h
         # chopped food from a counter into the held plate
-        scoop = full & _IS_FOOD_CODE[tn] & (h >= 3)
-        if scoop.any():
-            f = np.maximum(L.FOOD_OF_CODE[tn], 0)
-            scoop &= self.chop[b, f] >= 3
+        scoop = full & _IS_FOOD_CODE[tn] & (h >= 3) & (self.chop[b, L.FOOD_OF_CODE[tn]] >= 3)
         deliver = full & (tn == L.DELIVERY)
         if put.any() or plate.any():
             down = put | plate

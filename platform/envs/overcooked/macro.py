@@ -10,11 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from asyncmarl.platform.envs.overcooked import layout as L
+from asyncmarl.platform.envs.overcooked.kitchen import IS_FOOD
 
 # Macro indices shared by every map.
 STAY_M, GET_T, GET_L, GET_O, GET_P1, GET_P2, KNIFE1, KNIFE2, DELIVER, CHOP = range(10)
 COUNTER_M = 10  # "go to counter" on maps B and C
 C11, C21, C31, C10 = L.cell(1, 1), L.cell(2, 1), L.cell(3, 1), L.cell(1, 0)
+_ITEM_OF_MACRO = np.clip(np.arange(16) - 1, 0, L.DLV)  # macro "get/go to item" 1..8 -> item slot 0..7
 
 
 def _believes_agent_at(bel: np.ndarray, cells: np.ndarray) -> np.ndarray:
@@ -40,7 +42,7 @@ _MATES = np.array([[L.A0 + j for j in range(L.N_AGENTS) if j != i] for i in rang
 def _astar(env, apos: np.ndarray, tgt: np.ndarray) -> np.ndarray:
     """[B, 3] the reference's A* first move from ``apos`` toward ``tgt`` on each agent's believed map."""
     bel = env.bel
-    mates = np.take_along_axis(bel, np.broadcast_to(_MATES, apos.shape + (2,)), 2)  # [B, 3, 2]
+    mates = bel[env.bi[..., None], env.ai[..., None], _MATES]  # [B, 3, 2]
     items = bel[:, :, :5]  # [B, 3, 5] believed cells of food and plates
     # an item believed on a floor cell blocks it, unless a believed agent overrides it on the map
     blocks = env.lay.floor[items] & ~(items[..., None] == bel[:, :, None, L.A0:]).any(-1)
@@ -66,9 +68,9 @@ def primitives(env, pos: np.ndarray) -> np.ndarray:
     if chop.any():
         nb = L.NEIGHBOUR[apos, :4]  # [B, 3, 4] cells right, down, left, up
         kn = k.knife_at[nb]  # [B, 3, 4]
-        bi = np.arange(len(kn))[:, None, None]
-        kh = k.knife_hold[bi, np.maximum(kn, 0)]  # [B, 3, 4] item on that knife
-        cut = (kn >= 0) & (kh >= 0) & (kh < 3) & (k.chop[bi, np.clip(kh, 0, 2)] < 3)
+        bi = env.bi[..., None]
+        kh = k.knife_hold[bi, kn]  # [B, 3, 4] item on that knife (-1: none, or no knife there)
+        cut = IS_FOOD[kh] & (k.chop[bi, kh] < 3)
         can = chop & cut.any(-1)
         prim = np.where(can, cut.argmax(-1), prim)
         env.chop_times += can
@@ -81,7 +83,7 @@ def primitives(env, pos: np.ndarray) -> np.ndarray:
         prim = np.where(go_counter & found, _astar(env, apos, tgt), prim)
         done |= go_counter & (~found | (L.MANHATTAN[apos, tgt] == 1))
     if move.any():
-        d = np.clip(m - right, 0, 3)
+        d = (m - right) & 3
         new = L.NEIGHBOUR[apos, d]
         prim = np.where(move & _believed_free(bel, new, env.lay.floor[new]), d, prim)
         done |= move
@@ -95,8 +97,8 @@ def _navigate(env, pos, navigate, prim, done):
     """The reference's "go to item" branch: target cell, early exits, A* move, and the arrival cases."""
     k = env.kitchen
     m, bel, apos = env.cur_mac, env.bel, k.apos
-    item = np.clip(m - 1, 0, L.DLV)  # macro 1..8 -> item slot 0..7
-    tgt = np.take_along_axis(bel, item[..., None], 2)[..., 0]  # [B, 3]
+    item = _ITEM_OF_MACRO[m]  # macro 1..8 -> item slot 0..7
+    tgt = bel[env.bi, env.ai, item]  # [B, 3]
     inwin = (L.CHEBYSHEV[apos, tgt] <= env.radius) | (env.radius == 0)
     is_food = (m >= GET_T) & (m <= GET_O)
     is_plate = (m == GET_P1) | (m == GET_P2)
@@ -119,19 +121,17 @@ def _navigate(env, pos, navigate, prim, done):
     if adj.any():
         h = k.hold
         holding = h >= 0
-        h_food = holding & (h < 3)
-        h_chopped = h_food & (np.take_along_axis(k.chop, np.clip(h, 0, 2), 1) >= 3)
+        h_food = IS_FOOD[h]
+        h_chopped = k.chop[env.bi, h] >= 3
         # "get plate" holding chopped food: put it on the plate, then pick the plate up next step
         p = adj & is_plate & h_food
         done &= ~(p & h_chopped)
         stop = p & ~h_chopped
         stop |= adj & is_knife & ~holding
-        kn = k.knife_at[tgt]  # [B, 3]
-        kh = np.take_along_axis(k.knife_hold, np.maximum(kn, 0), 1)
-        raw_on_knife = (kn >= 0) & (kh >= 0) & (kh < 3)
-        raw_on_knife &= np.take_along_axis(k.chop, np.clip(kh, 0, 2), 1) < 3
+        kh = k.knife_hold[env.bi, k.knife_at[tgt]]  # [B, 3] item on the knife at the target, -1 if none
+        raw_on_knife = IS_FOOD[kh] & (k.chop[env.bi, kh] < 3)
         stop |= adj & is_food & raw_on_knife
-        moved_away = tgt != np.take_along_axis(pos, item, 1)
+        moved_away = tgt != pos[env.bi, item]
         stop |= adj & (is_food | is_plate) & moved_away
         prim = np.where(stop, L.STAY, prim)
     return prim, done
@@ -149,19 +149,18 @@ def finished(env, pos: np.ndarray) -> None:
         return
     m, bel, apos = env.cur_mac, env.bel, k.apos
     empty = k.hold < 0
-    item = np.clip(m - 1, 0, L.DLV)
-    tgt = np.take_along_axis(bel, item[..., None], 2)[..., 0]
+    item = _ITEM_OF_MACRO[m]
+    tgt = bel[env.bi, env.ai, item]
     adj = L.MANHATTAN[apos, tgt] == 1
     is_food = (m >= GET_T) & (m <= GET_O)
     is_plate = (m == GET_P1) | (m == GET_P2)
     end = run & ((m == KNIFE1) | (m == KNIFE2) | (m == DELIVER)) & empty & adj
-    food = np.clip(m - 1, 0, 2)
-    raw = np.take_along_axis(k.chop, food, 1) < 3
+    raw = k.chop[env.bi, item] < 3
     end |= run & is_food & adj & (k.knife_at[tgt] >= 0) & raw
     if env.right_index > COUNTER_M:
         gc = run & (m == COUNTER_M) & empty
         if gc.any():
             found, ctgt = counter_target(env.lay, bel)
             end |= gc & (~found | (L.MANHATTAN[apos, ctgt] == 1))
-    end |= run & (is_food | is_plate) & (tgt != np.take_along_axis(pos, item, 1))
+    end |= run & (is_food | is_plate) & (tgt != pos[env.bi, item])
     env.mac_done = env.mac_done | end

@@ -96,7 +96,7 @@ def test_passing_over_the_counter_map_b():
     assert sum(float(s.reward[0]) for s in steps) == pytest.approx(8.0, abs=1e-4)
     assert float(steps[-1].reward[0]) == pytest.approx(9.9, abs=1e-5)
     k = env.kitchen
-    assert k.knife_hold[0].tolist() == [L.T, -1] and k.chop[0, L.T] == 3 and (k.hold[0] == -1).all()
+    assert k.knife_hold[0, :2].tolist() == [L.T, -1] and k.chop[0, L.T] == 3 and (k.hold[0] == -1).all()
     # agent_1 put the tomato on the divider at step 6; agent_0 ended "get tomato" holding it at step 13
     assert steps[5].state[0, :2].tolist() == pytest.approx([3 / 7, 3 / 7])
     assert bool(steps[12].choosing[0, 0]) and not steps[11].choosing[0, 0]

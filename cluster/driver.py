@@ -24,7 +24,7 @@ from asyncmarl.cluster.config import RunConfig, config_group_key, config_to_dict
 from asyncmarl.cluster.hosts import call, failure_types, resolve
 from asyncmarl.cluster.monitor import MetricsLog, Progress, WandbSink, wandb_mode
 from asyncmarl.cluster.roles import Roles
-from asyncmarl.cluster.rundir import create_run_dir, run_dir_of, run_name
+from asyncmarl.cluster.rundir import create_run_dir, run_dir_of, run_name, write_config
 from asyncmarl.cluster.topology import Topology
 
 log = logging.getLogger("asyncmarl.cluster")
@@ -78,13 +78,8 @@ class Driver:
             self.resume_state = load_checkpoint(ckpt)
             check_resumable(self.resume_state["config"], cfg)
             run_dir = run_dir or run_dir_of(ckpt)
-        self.run_dir = Path(run_dir) if run_dir is not None else create_run_dir(cfg)
-        if run_dir is not None and not (self.run_dir / "config.yaml").exists():
-            from asyncmarl.cluster.rundir import write_config
-
-            (self.run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-            (self.run_dir / "media").mkdir(exist_ok=True)
-            write_config(self.run_dir, cfg)
+        self._run_dir_arg = run_dir
+        self.run_dir: Path | None = None
         self.c = Counters()
         self.topo: Topology | None = None
         self.weights = None  # (version, weights) in one process; an ObjectRef of it under Ray
@@ -216,13 +211,14 @@ class Driver:
     # ------------------------------------------------------------------ checkpoints
     def collect_state(self) -> dict:
         topo = self.topo
-        refs = {"learner": call(topo.learner, "state_dict"),
+        refs = {"learner": call(topo.learner, "state_dict"), "policy": call(topo.learner, "publish"),
                 "legem": call(topo.legem, "state_dict") if topo.legem is not None else None,
                 "rollouts": [call(r, "state_dict") for r in topo.rollouts]}
         c = dataclasses.replace(self.c, elapsed_s=self.c.elapsed_s + time.perf_counter() - self._t0)
         return {"format": 1, "config": config_to_dict(self.cfg), "counters": dataclasses.asdict(c),
                 "learner": resolve(refs["learner"]), "legem": resolve(refs["legem"]) if refs["legem"] else None,
-                "rollouts": [resolve(r) for r in refs["rollouts"]], "restarts": dict(topo.restarts),
+                "policy": resolve(refs["policy"]), "rollouts": [resolve(r) for r in refs["rollouts"]],
+                "restarts": dict(topo.restarts),
                 "wandb_id": self.wandb.run_id}
 
     def checkpoint(self) -> Path | None:
@@ -261,12 +257,28 @@ class Driver:
             raise KeyboardInterrupt
         self.stop_reason = signal.Signals(signum).name
 
+    def _make_run_dir(self) -> Path:
+        if self._run_dir_arg is None:
+            return create_run_dir(self.cfg)
+        path = Path(self._run_dir_arg)
+        if not (path / "config.yaml").exists():
+            (path / "checkpoints").mkdir(parents=True, exist_ok=True)
+            (path / "media").mkdir(exist_ok=True)
+            write_config(path, self.cfg)
+        return path
+
     def run(self) -> dict:
         """Train until ``cluster.total_env_steps`` or a stop signal; returns the final metrics."""
         from asyncmarl.cluster.loops import run_local, run_ray
         from asyncmarl.cluster.topology import build_topology
 
         cfg = self.cfg
+        started_ray = False
+        if cfg.cluster.runtime == "ray":  # an unreachable cluster fails before a run directory exists
+            from asyncmarl.cluster.ray_session import connect
+
+            started_ray = connect(cfg.cluster.address)
+        self.run_dir = self._make_run_dir()
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
         wid = self.resume_state.get("wandb_id") if self.resume_state else None
         self.wandb = WandbSink(wandb_mode(cfg.logging.wandb_mode), cfg.logging.wandb_project, self.run_dir.name,
@@ -274,12 +286,7 @@ class Driver:
         old = {}
         if threading.current_thread() is threading.main_thread():
             old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        started_ray = False
         try:
-            if cfg.cluster.runtime == "ray":
-                from asyncmarl.cluster.ray_session import connect
-
-                started_ray = connect(cfg.cluster.address)
             self.topo = build_topology(cfg, self.roles)
             if self.resume_state is not None:
                 self.restore(self.resume_state)

@@ -1,0 +1,128 @@
+"""The in-process platform (cluster.runtime=local): a short run and what a user does with it afterwards
+(evaluate, render, plot, resume), LeGEM's redistributed rewards reaching the learner, and errors at the door."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from asyncmarl.cluster import train
+from asyncmarl.cluster.checkpoint import CheckpointError, list_checkpoints, load_checkpoint
+from asyncmarl.cluster.cli import main
+from asyncmarl.cluster.driver import Driver
+from asyncmarl.cluster.monitor import read_metrics
+from asyncmarl.cluster.roles import Roles, make_learner
+from asyncmarl.cluster.topology import build_topology
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    from asyncmarl.cluster.config import load_config
+
+    root = tmp_path_factory.mktemp("runs")
+    cfg = load_config("tiny", ["cluster.batch_size=8", "logging.progress=false", "logging.wandb_mode=disabled",
+                               f"logging.run_root={root}", "cluster.total_env_steps=1200"])
+    return cfg, train(cfg)
+
+
+def test_run_writes_config_metrics_checkpoint_and_gif(finished_run):
+    cfg, final = finished_run
+    run_dir = final["run_dir"]
+    assert final["env_steps"] >= cfg.cluster.total_env_steps and final["updates"] > 0
+    name = run_dir.rsplit("/", 1)[-1]
+    assert name.startswith(f"{cfg.env.scenario}__{cfg.learner.algo}__{cfg.seed}__")
+    rows = read_metrics(run_dir)
+    assert rows[-1]["updates"] == final["updates"] and any("losses/total" in r for r in rows)
+    assert all(r.get("replay/partial_rows", 0) == 0 for r in rows)
+    ckpt = load_checkpoint(list_checkpoints(f"{run_dir}/checkpoints")[-1])
+    assert ckpt["counters"]["updates"] == final["updates"] and ckpt["config"]["seed"] == cfg.seed
+    assert list((__import__("pathlib").Path(run_dir) / "media").glob("eval_*.gif"))
+
+
+def test_evaluate_render_plot_from_the_cli(finished_run, tmp_path, capsys):
+    _, final = finished_run
+    assert main(["evaluate", final["run_dir"], "--episodes", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "3 greedy episodes" in out and "95% CI" in out
+    gif = tmp_path / "ep.gif"
+    assert main(["render", final["checkpoint"], "--out", str(gif)]) == 0 and gif.stat().st_size > 0
+    png = tmp_path / "curves.png"
+    assert main(["plot", final["run_dir"], "--out", str(png)]) == 0 and png.stat().st_size > 0
+
+
+def test_resume_restores_exact_state_and_counters_continue(tiny):
+    cfg = tiny("cluster.total_env_steps=1600", "cluster.checkpoint_interval=1000")
+
+    def stop_early(d):
+        if d.c.updates >= 12:
+            d.request_stop("test")
+
+    first = train(cfg, hooks=(stop_early,))
+    assert first["stopped"] == "test" and first["env_steps"] < 1600
+    saved = load_checkpoint(first["checkpoint"])
+    # restoring puts back exactly what was saved
+    d = Driver(cfg, resume=first["run_dir"])
+    d.topo = build_topology(cfg)
+    d.restore(d.resume_state)
+    assert d.c.env_steps == saved["counters"]["env_steps"] and d.c.updates == saved["counters"]["updates"]
+    restored = d.topo.learner.state_dict()["learner"]
+    for key, value in saved["learner"]["learner"]["online"].items():
+        assert torch.equal(restored["online"][key], value), key
+    assert restored["version"] == saved["learner"]["learner"]["version"]
+    assert d.topo.rollouts[0].state_dict()["env_steps"] == saved["rollouts"][0]["env_steps"]
+    # and the resumed run continues the counters in the same directory
+    second = train(cfg, resume=first["run_dir"])
+    assert second["run_dir"] == first["run_dir"] and second["stopped"] is None
+    assert second["env_steps"] >= 1600 and second["updates"] > first["updates"]
+    assert second["counters/version"] == second["updates"]  # learner version continued, not restarted at 0
+    steps = [r["env_steps"] for r in read_metrics(first["run_dir"]) if "perf/env_steps_per_s" in r]
+    assert steps == sorted(steps)
+
+
+def test_resume_refuses_other_config_and_corrupt_checkpoint(tiny):
+    cfg = tiny("cluster.total_env_steps=300")
+    run = train(cfg)
+    with pytest.raises(CheckpointError, match="learner.lr"):
+        train(tiny("cluster.total_env_steps=300", "learner.lr=0.01"), resume=run["run_dir"])
+    path = list_checkpoints(f"{run['run_dir']}/checkpoints")[-1]
+    path.write_bytes(path.read_bytes()[:-5])
+    with pytest.raises(CheckpointError, match="corrupt"):
+        train(cfg, resume=run["run_dir"])
+
+
+def test_legem_redistributed_rewards_reach_the_learner(tiny):
+    seen = []
+
+    class Spy:
+        def __init__(self, cfg, info):
+            self.inner = make_learner(cfg, info)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def update(self, batch):
+            seen.append((batch["reward"].clone(), batch["reward_redistributed"].clone()))
+            return self.inner.update(batch)
+
+    train(tiny("env.scenario=stag-hunter", "learner.legem=true", "cluster.total_env_steps=800"),
+          roles=Roles(learner=Spy))
+    assert seen
+    for reward, red in seen:
+        assert red.shape == reward.shape  # [B, T]
+        torch.testing.assert_close(red.sum(1), reward.sum(1), atol=1e-4, rtol=1e-4)  # moved, not created
+
+
+def test_cli_errors_are_one_line_and_name_the_key(capsys):
+    assert main(["train", "tiny", "learner.bogus=1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "learner.bogus" in err and "lr" in err
+    assert main(["train", "tiny", "env.scenario=nope"]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "boxpushing-6" in err
+    assert main(["train", "tiny", "cluster.runtime=ray", "cluster.address=127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot reach the Ray cluster at 127.0.0.1:9") and "\n" not in err
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "boxpushing-6" in out and "tomacvf" in out and "tiny" in out

@@ -17,6 +17,12 @@ STORE_DTYPES = {
 }
 
 
+# dtype kinds accepted per field: b bool, i/u integers, f floats
+_KINDS = {f: ("b" if STORE_DTYPES[f] == np.bool_ else "iu" if np.issubdtype(STORE_DTYPES[f], np.integer) else "fiu")
+          for f in STEP_FIELDS}
+_KIND_NAMES = {f: {"b": "bool", "iu": "an integer type", "fiu": "a numeric type"}[k] for f, k in _KINDS.items()}
+
+
 class SegmentError(ValueError):
     """A segment replay refuses (malformed, duplicated, overlapping, or for an episode no longer open)."""
 
@@ -71,6 +77,10 @@ class Schema:
                 if np.shape(seg.final[f]) != self.shapes[f]:
                     raise SegmentError(f"{where}: final[{f!r}] must have shape {self.shapes[f]}, got {np.shape(seg.final[f])}")
         s, i = seg.steps, seg.agent
+        for f in STEP_FIELDS:
+            kind = np.asarray(s[f]).dtype.kind
+            if kind not in _KINDS[f]:
+                raise SegmentError(f"{where}: steps[{f!r}] has dtype {np.asarray(s[f]).dtype}, expected {_KIND_NAMES[f]}")
         acts = np.asarray(s["actions"])
         if not np.issubdtype(acts.dtype, np.integer) or acts.min() < -1 or acts.max() >= 2**15:
             raise SegmentError(f"{where}: actions must be integers in [-1, 32767]")

@@ -133,6 +133,9 @@ def test_wrong_shapes_and_fields_are_rejected(half_filled):
     seg.ret += 1.0
     _assert_rejected(shard, seg, "ret")
     seg = copy.deepcopy(late[0])
+    seg.steps["reward"] = seg.steps["reward"].astype(str)
+    _assert_rejected(shard, seg, r"steps\['reward'\] has dtype")
+    seg = copy.deepcopy(late[0])
     seg.steps["elapsed"] = seg.steps["elapsed"] + 1
     _assert_rejected(shard, seg, "elapsed")
 

@@ -78,16 +78,13 @@ class BoxPushingSettings:
         return pick(self.big_box_reward, big), pick(self.small_box_reward, small), pick(self.penalty, pen)
 
 
-@functools.lru_cache(maxsize=32)
-def _reward_table(L: int, penalty: float, step_reward: float) -> np.ndarray:
-    """Per-agent reward of each table outcome: its penalty plus half the joint step reward (read-only)."""
-    rw = np.where(tables(L).PEN, penalty, 0.0) + step_reward / 2
-    rw.flags.writeable = False
-    return rw
-
-
 class BoxPushing(BatchedEnv):
-    """``B`` copies of BoxPushing stepped together (see the module docstring for the spaces)."""
+    """``B`` copies of BoxPushing stepped together (see the module docstring for the spaces).
+
+    Hot path: each agent's outcome is one lookup in :mod:`~asyncmarl.platform.envs.boxpushing_tables`, indexed
+    by its action row, pose and whether a box is in front. Steps where a box moves, a joint push may start, or
+    small box 0 is off its start row go through :meth:`_slow_step`, which keeps the reference's agent order.
+    """
 
     n_agents = 2
     n_actions = 8
@@ -105,17 +102,19 @@ class BoxPushing(BatchedEnv):
         self.big_box_reward, self.small_box_reward, self.penalty = s.rewards
         self.step_reward = float(s.step_reward)
         tb = self._tb = tables(L)
-        self._rw = _reward_table(L, self.penalty, self.step_reward)
+        # joint reward of a step without a box reaching the goal, by number of penalties, summed in the
+        # reference's order (step reward, then agent_0's, then agent_1's) in float64
+        r1 = self.step_reward + self.penalty
+        self._rew64 = np.array([self.step_reward, r1, r1 + self.penalty])
+        self._rew32 = self._rew64.astype(np.float32)
         self._box_rewards = np.array([self.small_box_reward, self.small_box_reward, self.big_box_reward])
         B = self.batch_size
         lay = tb.layout
         self._pose0 = np.array([[tb.encode(x, y, o, 0) for x, y, o in lay.agent_start]], np.int64)  # [1, 2]
-        # constants as arrays of the batch's shape: array-array ufuncs skip numpy's scalar conversion
-        self._boff = (np.arange(B, dtype=np.int64) * 4)[:, None]  # [B, 1] row offsets into the flat box rows
-        self._P2 = np.full((B, 2), tb.P, np.int64)
+        # constants with the batch's shape: same-shape, same-dtype ufuncs take numpy's fastest path
+        self._boff = np.repeat((np.arange(B, dtype=np.int64) * 4)[:, None], 2, 1)  # [B, 2] offsets into box rows
         self._one2 = np.ones((B, 2), np.int64)
-        self._zero2 = np.zeros((B, 2), np.int64)
-        self._eight2 = np.full((B, 2), 8, np.int64)
+        self._swap = np.arange(2 * B).reshape(B, 2)[:, ::-1].copy()  # [B, 2] flat index of the other agent
         self._one = np.ones(B, np.int64)
         self._hor = np.full(B, self.horizon, np.int64)
         self._nact_u = np.full((B, 2), self.n_actions, np.uint64)
@@ -128,21 +127,33 @@ class BoxPushing(BatchedEnv):
         zf = np.zeros(B, np.float32)
         zf.flags.writeable = False
         self._zero_extras = {"big_box": zf, "small_boxes": zf}
-        # per-copy state (never handed out, except through fresh arrays)
+        self._box_x = np.array([lay.small_x[0] + 0.5, lay.small_x[1] + 0.5, lay.big_x + 1.0]) / L
+        # per-copy state (arrays handed out in a Step are never written to afterwards)
         self._pose = np.repeat(self._pose0, B, 0)  # [B, 2] pose index (cell, orientation, big-box waypoint)
         self._cur = np.full((B, 2), 8, np.int64)  # [B, 2] current action + 8 (RIDE: locked into the big-box push)
         self._choosing = np.ones((B, 2), bool)  # [B, 2]
+        self._keep = np.zeros((B, 2), np.int64)  # [B, 2] -1 busy (elapsed counts on), 0 choosing (restarts)
         self._elapsed = np.zeros((B, 2), np.int64)  # [B, 2]
-        self._Y = np.full((B, 4), -1000, np.int64)  # [B, 4] box rows (small 0, small 1, big, sentinel)
+        self._Y = np.full((B, 4), tb.SENTINEL, np.int64)  # [B, 4] box rows (small 0, small 1, big, sentinel)
+        self._Y[:, :3] = lay.box_row
         self._yflat = self._Y.reshape(-1)  # a view: the box rows indexed by boff + box
         self._hp = np.zeros((B, 2), np.int64)  # [B, 2] pose + P * (a box is in front)
         self._mcode = np.zeros((B, 2), np.int64)  # [B, 2] frozen macro-observation code
         self._t = np.zeros(B, np.int64)
-        self._boxstate = np.zeros((B, 6), np.float32)
-        self._box_x = np.array([lay.small_x[0] + 0.5, lay.small_x[1] + 0.5, lay.big_x + 1.0]) / L
+        self._boxstate = np.zeros((B, 18), np.float32)  # the boxes' part of the state
+        self._update_boxstate()
         self._riding = False  # some copy is in a joint big-box push
         self._y0_moved = False  # some copy's small box 0 left its start row (go-to obstacles moved)
         self._done_any = False
+        # the start of an episode, for resetting every copy at once (arrays never written in place are shared)
+        self._init_Y = self._Y.copy()
+        self._init_code = self._observe(self._pose)
+        self._init_hp, self._init_pose, self._init_box = self._hp, self._pose, self._boxstate
+        self._init_state = self._make_step(self._init_code, *[None] * 6).state
+        self._zero2 = np.zeros((B, 2), np.int64)
+        self._cur8 = np.full((B, 2), 8, np.int64)
+        for a in (self._init_Y, self._init_code, self._init_pose, self._init_box, self._zero2, self._cur8):
+            a.flags.writeable = False
 
     # ------------------------------------------------------------------ validation fast path
     def validate_actions(self, actions) -> np.ndarray:
@@ -160,11 +171,23 @@ class BoxPushing(BatchedEnv):
     # ------------------------------------------------------------------ reset / step
     def _reset(self, where: np.ndarray, seeds: np.ndarray) -> Step:
         tb, B, w = self._tb, self.batch_size, where
+        if w.all():
+            self._pose, self._hp, self._boxstate = self._init_pose, self._init_hp, self._init_box
+            self._cur, self._keep, self._mcode = self._cur8, self._zero2, self._init_code
+            self._choosing = np.ones((B, 2), bool)
+            self._elapsed = np.zeros((B, 2), np.int64)
+            self._Y[:] = self._init_Y
+            self._t = np.zeros(B, np.int64)
+            self._riding = self._y0_moved = self._done_any = False
+            obs = OBS_TABLE.take(self._init_code, axis=0)
+            return Step(obs, obs.copy(), self._init_state.copy(), np.zeros(B, np.float32), np.zeros(B, bool),
+                        np.zeros(B, bool), self._choosing, np.zeros((B, 2), np.int64), self._elapsed, self._mask,
+                        self._t.copy(), self._zero_extras)
         w2 = w[:, None]
         self._pose = np.where(w2, self._pose0, self._pose)
-        self._cur = np.where(w2, self._eight2, self._cur)
+        self._cur = np.where(w2, 8, self._cur)
         self._choosing = np.where(w2, True, self._choosing)
-        self._elapsed = np.where(w2, 0, self._elapsed)
+        self._keep = np.where(w2, 0, self._keep)
         self._Y[w, :3] = tb.layout.box_row
         self._t = np.where(w, 0, self._t)
         self._update_boxstate()
@@ -175,31 +198,33 @@ class BoxPushing(BatchedEnv):
         last = self._last
         if last is None:
             reward, term, trunc = np.zeros(B, np.float32), np.zeros(B, bool), np.zeros(B, bool)
-            mac, ela, extras = np.zeros((B, 2), np.int64), np.zeros((B, 2), np.int64), self._zero_extras
+            mac, self._elapsed, extras = np.zeros((B, 2), np.int64), np.zeros((B, 2), np.int64), self._zero_extras
         else:
             reward = np.where(w, np.float32(0), last.reward)
             term, trunc = last.terminated & ~w, last.truncated & ~w
-            mac, ela = np.where(w2, 0, last.macro_action), np.where(w2, 0, last.elapsed)
+            mac, self._elapsed = np.where(w2, 0, last.macro_action), np.where(w2, 0, last.elapsed)
             extras = {k: np.where(w, np.float32(0), v) for k, v in last.extras.items()}
         self._done_any = bool((term | trunc).any())
-        return self._make_step(code, reward, term, trunc, mac, ela, extras)
+        return self._make_step(code, reward, term, trunc, mac, self._t.copy(), extras)
 
     def _step(self, actions: np.ndarray) -> Step:
         tb = self._tb
-        chose = self._choosing
-        e2 = np.where(chose, actions, self._cur)  # [B, 2] chosen action, or current action + 8 while busy
+        e2 = np.where(self._choosing, actions, self._cur)  # [B, 2] chosen action, or current action + 8 if busy
         T = tb.ES[e2] + self._hp  # [B, 2] index of each agent's outcome in the tables
-        npose, dn, rw = tb.NP[T], tb.DN[T], self._rw[T]
+        npose, dn = tb.NP[T], tb.DN[T]
+        # elapsed counts on while busy and restarts at 0 on the step an action is chosen (keep = 0)
+        self._elapsed = elapsed = (self._elapsed + self._one2) & self._keep
         if self._riding or self._y0_moved or tb.SPECIAL[T].tobytes() != self._zb2:
-            npose, dn, rw, e2, term, box_r, extras = self._slow_step(e2, T, npose, dn, rw)
-            reward = (rw[:, 0] + rw[:, 1] + box_r).astype(np.float32)
-        else:  # no box moves this step: nothing can finish
-            reward = (rw[:, 0] + rw[:, 1]).astype(np.float32)
+            npose, dn, e2, term, reward, extras = self._slow_step(e2, T, npose, dn)
+            self._keep = dn.astype(np.int64) - 1
+        else:  # no box moves this step, so no episode can finish
+            pc = tb.PC[T]
+            reward = self._rew32[pc[:, 0] + pc[:, 1]]
             term, extras = np.zeros(self.batch_size, bool), self._zero_extras
+            self._keep = tb.KEEP[T]
         self._cur = cur = tb.NEXTCUR[e2]
         self._pose = npose
         self._choosing = dn
-        self._elapsed = elapsed = np.where(chose, self._zero2, self._elapsed + self._one2)
         self._t = t = self._t + self._one
         trunc = t >= self._hor
         code = self._observe(npose)
@@ -209,79 +234,92 @@ class BoxPushing(BatchedEnv):
             self._done_any = True
         else:
             self._done_any = trunc.tobytes() != self._zb
-        return self._make_step(code, reward, term, trunc, tb.REPORT[cur], elapsed, extras, t)
+        return self._make_step(code, reward, term, trunc, tb.REPORT[cur], t, extras, elapsed)
 
-    def _slow_step(self, e2, T, npose, dn, rw):
-        """Exact sequential semantics when a box moves, a joint push may start, or small box 0 has moved.
+    def _slow_step(self, e2, T, npose, dn):
+        """Exact sequential semantics when a box moves, a joint push may start, or small box 0 is off its row.
 
-        Agents act in order (agent_0 first), as in the reference: a box agent_0 pushes is already moved when
+        Agents act in order (agent_0 first), as in the reference: a box agent_0 pushes has already moved when
         agent_1 acts, and small box 0's row is where the go-to controller sees obstacles.
+        Returns ``(npose, dn, e2, terminated, reward, extras)``.
         """
-        tb, L, Y = self._tb, self._tb.L, self._Y
-        row0 = tb.layout.box_row
-        pose = self._pose
+        tb, Y, zb = self._tb, self._Y, self._zb
+        pc = tb.PC[T]  # [B, 2] penalties
+        k = tb.PUSHK[T]  # [B, 2] small box each agent pushes up (NO_BOX: none)
         rv = tb.READY[T]  # [B, 2] big-box spot (1 or 2) of an agent that chose push facing up, else 0
         start = rv[:, 0] * rv[:, 1] == 2  # [B] both on different big-box spots: they push it together
-        half = self.step_reward / 2
+        any_start = start.tobytes() != zb
+        if any_start:
+            k[start] = NO_BOX
+        pushes = k != NO_BOX  # [B, 2]
+        box0_off = self._y0_moved
+        moved = False
+        pose = self._pose
         for i in (0, 1):
-            if i == 1 and pushed0:
-                # agent_0 moved a box: agent_1 meets the new box rows
+            if i == 1 and moved:  # agent_0 moved a box: agent_1 meets the new box rows
                 p1 = pose[:, 1]
-                hit = self._yflat[self._boff[:, 0] + tb.KF[p1]] == tb.FY[p1]
-                T1 = tb.ES[e2[:, 1]] + p1 + hit * tb.P
-                npose[:, 1], dn[:, 1], rw[:, 1] = tb.NP[T1], tb.DN[T1], self._rw[T1]
-                T = T.copy()
-                T[:, 1] = T1
-            mv = tb.IS_MOVE[e2[:, i]] & (Y[:, 0] != row0) & ~start
-            if mv.any():  # go-to with obstacles in small box 0's current row: compute it directly
-                p = pose[mv, i]
-                g = tb.GOAL[e2[mv, i]]
-                nx, ny, no, d = tb.move_exact(tb.PX[p], tb.PY[p], tb.PO[p], g, Y[mv, 0])
-                nb = np.where(d, np.array([0, 0, 1, 2])[g], tb.PB[p])
-                npose[mv, i], dn[mv, i], rw[mv, i] = tb.encode(nx, ny, no, nb), d, half
-            k = tb.PUSHK[T[:, i]]
-            pm = (k != NO_BOX) & ~start
-            pushed = bool(pm.any())
-            if pushed:
-                Y[pm, k[pm]] += 1
-            if i == 0:
-                pushed0 = pushed
-        if start.any():  # both locked into pushing the big box: carried up with it, no action of their own
+                T1 = tb.ES[e2[:, 1]] + p1 + tb.HITP[self._yflat[self._boff[:, 1] + tb.KF[p1]] - tb.FY[p1]]
+                npose[:, 1], dn[:, 1], pc[:, 1], k[:, 1] = tb.NP[T1], tb.DN[T1], tb.PC[T1], tb.PUSHK[T1]
+                if any_start:
+                    k[start, 1] = NO_BOX
+                pushes[:, 1] = k[:, 1] != NO_BOX
+            if box0_off:
+                self._move_off_row(i, e2, npose, dn, pc, start)
+            pi = pushes[:, i]
+            if pi.tobytes() != zb:
+                rows = np.flatnonzero(pi)
+                Y[rows, k[rows, i]] += 1
+                moved = True
+                box0_off = box0_off or bool((Y[rows, 0] != tb.layout.box_row).any())
+        if any_start:  # both locked into pushing the big box: carried up with it, no action of their own
             npose[start] = pose[start] + tb.row_stride
             dn[start] = False
-            rw[start] = half
+            pc[start] = 0
             e2 = np.where(start[:, None], RIDE, e2)
-        riding = e2[:, 0] == RIDE
-        self._riding = bool(riding.any())
-        if self._riding:
-            Y[riding, 2] += 1
-            dn[riding & (Y[:, 2] == L - 1)] = True
-        at_goal = Y[:, :3] == L - 1  # [B, 3]
-        term = at_goal.any(1)
-        box_r = at_goal @ self._box_rewards
-        self._y0_moved = bool((Y[:, 0] != row0).any())
+        if self._riding or any_start:
+            riding = e2[:, 0] == RIDE
+            self._riding = bool(riding.any())
+            if self._riding:
+                Y[riding, 2] += 1
+                dn[riding & (Y[:, 2] == tb.L - 1)] = True
+                moved = True
+        if not moved:
+            return npose, dn, e2, np.zeros(self.batch_size, bool), self._rew32[pc[:, 0] + pc[:, 1]], self._zero_extras
+        self._y0_moved = box0_off
         self._update_boxstate()
+        at_goal = Y[:, :3] == tb.L - 1  # [B, 3]
+        term = at_goal.any(1)
+        reward = (self._rew64[pc[:, 0] + pc[:, 1]] + at_goal @ self._box_rewards).astype(np.float32)
         extras = {"big_box": at_goal[:, 2].astype(np.float32), "small_boxes": at_goal[:, :2].sum(1, dtype=np.float32)}
-        return npose, dn, rw, e2, term, box_r, extras
+        return npose, dn, e2, term, reward, extras
+
+    def _move_off_row(self, i, e2, npose, dn, pc, start) -> None:
+        """Redo agent ``i``'s go-to steps in copies whose small box 0 left its start row (obstacles moved)."""
+        tb, Y = self._tb, self._Y
+        y0 = Y[:, 0] - tb.layout.box_row  # [B]
+        mv = tb.IS_MOVE[e2[:, i]] & (y0 != 0) & ~start
+        if mv.any():
+            idx = tb.MOVEY_GOFF[e2[mv, i]] + y0[mv] * tb.P + self._pose[mv, i]
+            npose[mv, i], dn[mv, i], pc[mv, i] = tb.MOVEY_NP[idx], tb.MOVEY_DN[idx], 0
 
     # ------------------------------------------------------------------ observation, state, Step
     def _observe(self, pose: np.ndarray) -> np.ndarray:
         """Real observation codes [B, 2] of poses ``pose``; also caches pose + P * (box in front) for the tables."""
         tb = self._tb
-        hit = self._yflat[self._boff + tb.KF[pose]] == tb.FY[pose]  # [B, 2] the box of the front column is there
-        self._hp = hp = pose + hit * self._P2
-        mate = tb.FC[pose] == tb.CELL[pose][:, ::-1]  # [B, 2] teammate in the front cell
-        return tb.OBI[hp] + mate * self._eight2
+        # the box of the front column is in the front row: select the "box in front" half of the tables
+        self._hp = hp = pose + tb.HITP[self._yflat[self._boff + tb.KF[pose]] - tb.FY[pose]]
+        mate_cell = tb.CELL[pose.reshape(-1)[self._swap]]  # [B, 2] the other agent's cell
+        return tb.OBI[hp] + tb.MATE8[tb.FC[pose] - mate_cell]  # + teammate bit
 
     def _update_boxstate(self) -> None:
-        bs = np.empty((self.batch_size, 6), np.float32)
-        bs[:, 0::2] = self._box_x
-        bs[:, 1::2] = (self._Y[:, :3] + 0.5) / self._tb.L
+        bs = np.zeros((self.batch_size, 18), np.float32)
+        bs[:, 12::2] = self._box_x
+        bs[:, 13::2] = (self._Y[:, :3] + 0.5) / self._tb.L
         self._boxstate = bs
 
-    def _make_step(self, code, reward, term, trunc, mac, ela, extras, t=None) -> Step:
-        B = self.batch_size
-        state = np.concatenate((self._tb.SA.take(self._pose, axis=0).reshape(B, 12), self._boxstate), axis=1)
+    def _make_step(self, code, reward, term, trunc, mac, t, extras, elapsed=None) -> Step:
+        tb, pose = self._tb, self._pose
+        state = tb.SA0.take(pose[:, 0], axis=0) + tb.SA1.take(pose[:, 1], axis=0) + self._boxstate
         return Step(
             obs=OBS_TABLE.take(self._mcode, axis=0),
             real_obs=OBS_TABLE.take(code, axis=0),
@@ -291,9 +329,9 @@ class BoxPushing(BatchedEnv):
             truncated=trunc,
             choosing=self._choosing,
             macro_action=mac,
-            elapsed=ela,
+            elapsed=self._elapsed if elapsed is None else elapsed,
             action_mask=self._mask,
-            t=self._t.copy() if t is None else t,
+            t=t,
             extras=extras,
         )
 

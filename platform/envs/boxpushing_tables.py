@@ -83,8 +83,20 @@ class Tables:
         inside_f = (fx >= self.xmin) & (fx < self.xmin + self.W)
         self.KF = np.where(inside_f, colbox[fcol], NO_BOX)  # [P] box whose column is in front
         self.FY = fy  # [P] row of the cell in front
+        self.NC = self.W * self.H  # cells of the pose grid
         self.CELL = (self.PY - self.ymin) * self.W + (self.PX - self.xmin)  # [P] own cell id
-        self.FC = (fy - self.ymin) * self.W + (fx - self.xmin)  # [P] front cell id (may leave the grid)
+        inside = inside_f & (fy >= self.ymin) & (fy < self.ymin + self.H)
+        # [P] front cell id; fronts off the pose grid (unreachable poses) get an id no agent can have
+        self.FC = np.where(inside, (fy - self.ymin) * self.W + (fx - self.xmin), self.NC + 5)
+        # MATE8[front cell - teammate's cell] is 8 (the teammate obs bit) exactly when the difference is 0;
+        # negative differences index from the end, where the table is 0
+        self.MATE8 = np.zeros(2 * self.NC + 11, np.int64)
+        self.MATE8[0] = 8
+        # Box rows are kept per copy with a sentinel row for "no box"; HITP[row of the front column's box - front
+        # row] is P (select the "box in front" half of the tables) exactly when the difference is 0.
+        self.SENTINEL = -4 * self.H
+        self.HITP = np.zeros(12 * self.H, np.int64)
+        self.HITP[0] = self.P
         wall = (fx < 0) | (fx > L - 1) | (fy < 0) | (fy > L - 1)
         # obs code bits: 1 small box, 2 big box, 4 wall, 8 teammate ("empty" when none is set)
         box_bits = np.where(self.KF == 2, 2, np.where(self.KF < 2, 1, 0))
@@ -95,6 +107,10 @@ class Tables:
         sa[:, 1] = (self.PY + 0.5) / L
         sa[p, 2 + self.PO] = 1.0
         self.SA = sa
+        self.SA0 = np.concatenate([sa, np.zeros((self.P, 12), np.float32)], 1)  # [P, 18] agent_0's part of the state
+        self.SA1 = np.concatenate([np.zeros((self.P, 6), np.float32), sa, np.zeros((self.P, 6), np.float32)], 1)
+        self.ISOBS = np.zeros(self.W + 2, bool)  # by column - xmin (clipped): one of the four box columns
+        self.ISOBS[self.obstacle_cols - self.xmin] = True
         self._build_outcomes()
 
     # ------------------------------------------------------------------ encoding
@@ -117,7 +133,7 @@ class Tables:
         cx = x[..., None] + DX  # [..., 4] neighbour cells
         cy = y[..., None] + DY
         h = (np.abs(gx[..., None] - cx) + np.abs(gy[..., None] - cy)).astype(np.float64)
-        blocked = (cy == np.asarray(y0)[..., None]) & np.isin(cx, self.obstacle_cols)
+        blocked = (cy == np.asarray(y0)[..., None]) & self.ISOBS[np.clip(cx - self.xmin, 0, self.W + 1)]
         h[blocked] = np.inf
         d = np.argmin(h + COST[ori], axis=-1)
         rel = (d - ori) % 4  # 0 straight on (step), 2 reverse (turn right), else turn to face d
@@ -170,6 +186,16 @@ class Tables:
         self.NP, self.DN, self.PEN, self.PUSHK, self.READY = NP, DN, PEN, PUSHK, READY
         # slow-path trigger: a small box moves, or a joint big-box push may start
         self.SPECIAL = (PUSHK != NO_BOX) | (READY > 0)
+        self.PC = PEN.astype(np.int64)  # penalties of the outcome (0 or 1)
+        # go-to outcomes with small box 0 in any row y0 >= its start row: index ((goal * NY + y0 - box_row) * P + pose)
+        ny = L - self.layout.box_row
+        g, y0 = np.repeat(np.arange(4), ny * P), np.tile(np.repeat(np.arange(ny) + self.layout.box_row, P), 4)
+        xx, yy, oo, bb = (np.tile(v, 4 * ny) for v in (x, y, o, b))
+        nx, nyy, no, dn = self.move_exact(xx, yy, oo, g, y0)
+        self.MOVEY_NP = self.encode(nx, nyy, no, np.where(dn, np.array([0, 0, 1, 2])[g], bb))
+        self.MOVEY_DN = dn
+        self._movey_stride = ny * P
+        self.KEEP = np.where(DN, 0, -1).astype(np.int64)  # elapsed mask for the next step: 0 restarts the count
         # e2 (chosen action 0..7, or current action + 8 for a busy agent, RIDE) -> offset of its table row
         rows = np.array([0, 1, 2, 3, ROW_PUSH_CHOSEN, 5, 6, 7, 0, 1, 2, 3, ROW_PUSH_BUSY, 5, 6, 7, ROW_RIDE])
         self.ES = rows * 2 * P
@@ -178,6 +204,7 @@ class Tables:
         # e2 -> the agent's current action code after this step; and code -> reported macro-action index
         self.NEXTCUR = np.array(list(range(8, 16)) + list(range(8, 16)) + [RIDE])
         self.REPORT = np.array([0] * 8 + list(range(8)) + [4])
+        self.MOVEY_GOFF = self.GOAL * self._movey_stride  # by e2: offset of the go-to's goal in MOVEY_*
 
 
 @functools.lru_cache(maxsize=None)

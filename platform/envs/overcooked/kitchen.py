@@ -83,49 +83,67 @@ class Kitchen:
     # ------------------------------------------------------------------------- primitive step
     def step(self, prim: np.ndarray, reward: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Execute primitive moves ``prim`` [B, 3] (0..3 moves, 4 stay) adding event rewards to ``reward`` [B]
-        (it starts at the step penalty, as the reference's sum does); return (reward [B], delivered [B])."""
+        (it starts at the step penalty, as the reference's sum does); return (reward [B], delivered [B]).
+
+        In a copy where no two agents target the same cell, none targets a teammate's cell and none delivers,
+        the agents' moves commute, so all of them are applied at once; the other copies are resolved agent by
+        agent in passes, as the reference does.
+        """
         delivered = np.zeros(self.B, bool)
-        moved = prim == L.STAY  # [B, 3] staying agents are done at once
-        for _ in range(L.N_AGENTS):  # a chain of waiting agents resolves within n passes
-            for i in range(L.N_AGENTS):
-                act = ~moved[:, i]
-                if act.any():
-                    moved[:, i] = True
-                    self._agent(i, np.flatnonzero(act), prim, moved, reward, delivered)
-            if moved.all():
-                break
+        go = prim != L.STAY  # [B, 3]
+        tc = L.NEIGHBOUR[self.apos, prim]  # [B, 3] cell each agent moves into
+        tn = self.grid[self.bi, tc]  # [B, 3] its map code
+        mark = np.where(go, tc, -1 - np.arange(L.N_AGENTS))  # distinct marks for agents that stay
+        hard = (mark[:, 0] == mark[:, 1]) | (mark[:, 0] == mark[:, 2]) | (mark[:, 1] == mark[:, 2])
+        hard |= (go & ((tn == L.AGENT) | (tn == L.DELIVERY))).any(1)
+        easy = go & ~hard[:, None]
+        if np.count_nonzero(easy):
+            b, i = easy.nonzero()
+            self._act(b, i, tc[b, i], tn[b, i], prim, None, reward, delivered)
+        if np.count_nonzero(hard):
+            moved = ~go | ~hard[:, None]  # [B, 3] agents already done this step
+            for _ in range(L.N_AGENTS):  # a chain of waiting agents resolves within n passes
+                for i in range(L.N_AGENTS):
+                    b = (~moved[:, i]).nonzero()[0]
+                    if len(b):
+                        moved[b, i] = True
+                        ib = np.full(len(b), i)
+                        t = L.NEIGHBOUR[self.apos[b, i], prim[b, i]]
+                        self._act(b, ib, t, self.grid[b, t], prim, moved, reward, delivered)
+                if np.count_nonzero(moved) == moved.size:
+                    break
         return reward, delivered
 
-    def _agent(self, i, b, prim, moved, reward, delivered) -> None:
-        """Agent ``i`` acts in copies ``b`` (its primitive is a move)."""
+    def _act(self, b, i, tc, tn, prim, moved, reward, delivered) -> None:
+        """Agents ``i`` in copies ``b`` move into cells ``tc`` (map codes ``tn``). ``moved`` [B, 3] tracks who
+        has acted this step when a teammate may stand in the way (None when none does)."""
         a = self.apos[b, i]
-        tc = L.NEIGHBOUR[a, prim[b, i]]
-        tn = self.grid[b, tc]
         blk = tn == L.AGENT
-        if blk.any():
-            bb, ab, tb = b[blk], a[blk], tc[blk]
+        if np.count_nonzero(blk):
+            bb, ib, ab, tb = b[blk], i[blk], a[blk], tc[blk]
             j = (self.apos[bb] == tb[:, None]).argmax(1)
-            wait = ~moved[bb, j]
+            wait = ~moved[bb, j]  # the teammate has not acted yet: wait for it, or swap when it walks into us
             jd = prim[bb, j]
             swap = wait & (L.NEIGHBOUR[tb, jd] == ab)
-            moved[bb[wait & ~swap], i] = False
-            if swap.any():
+            moved[bb[wait & ~swap], ib[wait & ~swap]] = False
+            if np.count_nonzero(swap):
                 bs, js = bb[swap], j[swap]
                 self.apos[bs, js] = ab[swap]
-                self.apos[bs, i] = tb[swap]
+                self.apos[bs, ib[swap]] = tb[swap]
                 moved[bs, js] = True
         free = tn == L.SPACE
-        if free.any():
+        if np.count_nonzero(free):
             bf = b[free]
             self.grid[bf, a[free]] = L.SPACE
-            self.apos[bf, i] = tc[free]
+            self.apos[bf, i[free]] = tc[free]
             self.grid[bf, tc[free]] = L.AGENT
         it = ~blk & ~free
-        if it.any():
-            self._interact(i, b[it], tc[it], tn[it], reward, delivered)
+        if np.count_nonzero(it):
+            self._interact(i[it], b[it], tc[it], tn[it], reward, delivered)
 
     def _interact(self, i, b, tc, tn, reward, delivered) -> None:
-        """Agent ``i`` in copies ``b`` moves into the non-walkable cell ``tc`` with map code ``tn``."""
+        """Agents ``i`` in copies ``b`` move into non-walkable cells ``tc`` with map codes ``tn`` (one agent per
+        cell, so the updates below never collide)."""
         h = self.hold[b, i]
         empty = h < 0
         chopped_h = self.chop[b, h] >= 3  # only food gets chopped; plates and "nothing" read 0
@@ -141,15 +159,15 @@ class Kitchen:
         pick = empty & _PICKABLE[tn]
         take = empty & on_knife & ((kh >= 3) | kh_chopped)
         chop = empty & on_knife & kh_food & ~kh_chopped
-        if pick.any() or take.any():
+        if np.count_nonzero(pick) or np.count_nonzero(take):
             item = np.where(on_knife, kh, np.where(tn == L.PLATE, first_plate, L.FOOD_OF_CODE[tn]))
             got = pick | take
             bg, ig = b[got], item[got]
-            self.hold[bg, i] = ig
-            self.holder[bg, ig] = i
+            self.hold[bg, i[got]] = ig
+            self.holder[bg, ig] = i[got]
             self.grid[b[pick], tc[pick]] = L.COUNTER
             self.knife_hold[b[take], knife[take]] = -1
-        if chop.any():
+        if np.count_nonzero(chop):
             bc, fc = b[chop], kh[chop]
             self.chop[bc, fc] += 1
             done = self.chop[bc, fc] == 3
@@ -166,36 +184,36 @@ class Kitchen:
         # chopped food from a counter into the held plate
         scoop = full & _IS_FOOD_CODE[tn] & (h >= 3) & (self.chop[b, L.FOOD_OF_CODE[tn]] >= 3)
         deliver = full & (tn == L.DELIVERY)
-        if put.any() or plate.any():
+        if np.count_nonzero(put) or np.count_nonzero(plate):
             down = put | plate
             bd, hd = b[down], h[down]
             self.ipos[bd, hd] = tc[down]
             self.holder[bd, hd] = -1
-            self.hold[bd, i] = -1
+            self.hold[bd, i[down]] = -1
             self.grid[b[put & ~on_knife], tc[put & ~on_knife]] = L.ITEM_CODE[h[put & ~on_knife]]
             self.knife_hold[b[put & on_knife], knife[put & on_knife]] = h[put & on_knife]
             self.in_plate[b[plate], h[plate]] = first_plate[plate]
-        if knife_to_plate.any():
+        if np.count_nonzero(knife_to_plate):
             m = knife_to_plate
             self.knife_hold[b[m], knife[m]] = -1
             self.in_plate[b[m], kh[m]] = h[m]
-        if food_to_knife_plate.any():
+        if np.count_nonzero(food_to_knife_plate):
             m = food_to_knife_plate
             bm = b[m]
             self.knife_hold[bm, knife[m]] = -1
-            self.hold[bm, i] = kh[m]
-            self.holder[bm, kh[m]] = i
+            self.hold[bm, i[m]] = kh[m]
+            self.holder[bm, kh[m]] = i[m]
             self.holder[bm, h[m]] = -1
             self.in_plate[bm, h[m]] = kh[m]
-        if scoop.any():
+        if np.count_nonzero(scoop):
             f = L.FOOD_OF_CODE[tn[scoop]]
             self.in_plate[b[scoop], f] = h[scoop]
             self.grid[b[scoop], tc[scoop]] = L.COUNTER
-        if deliver.any():
-            self._deliver(i, b[deliver], h[deliver], reward, delivered)
+        if np.count_nonzero(deliver):
+            self._deliver(i[deliver], b[deliver], h[deliver], reward, delivered)
 
     def _deliver(self, i, b, h, reward, delivered) -> None:
-        """Agent ``i`` in copies ``b`` hands item ``h`` to the delivery counter."""
+        """Agents ``i`` in copies ``b`` (one per copy) hand items ``h`` to the delivery counter."""
         contents = (self.in_plate[b] == h[:, None]) & (h[:, None] >= 3)  # [n, 3] foods on the delivered plate
         bits = contents @ _FOOD_BITS
         ok = (h >= 3) & (bits == self.task_bits) & (bits > 0)
@@ -205,7 +223,7 @@ class Kitchen:
         self.holder[b, h] = -1
         self.ipos[b[ok], h[ok]] = self.lay.init_pos[L.DLV]
         bad = ~ok
-        if bad.any():
+        if np.count_nonzero(bad):
             # the wrong dish respawns: the item, and for a plate everything on it, go back to their start cells
             respawn = np.zeros((len(b), 5), bool)
             respawn[np.arange(len(b)), h] = True

@@ -175,19 +175,22 @@ class Navigator:
         self.table = np.full((N_CELLS, N_CELLS, N_CELLS + 1, N_CELLS + 1), -1, np.int8)
         self.rare: dict[tuple, int] = {}
 
-    def __call__(self, start: np.ndarray, target: np.ndarray, mates: np.ndarray, blocked: np.ndarray) -> np.ndarray:
+    def __call__(self, start: np.ndarray, target: np.ndarray, mates: np.ndarray,
+                 blocked: np.ndarray | None = None) -> np.ndarray:
         """Moves [...] for ``start``, ``target`` [...], believed teammate cells ``mates`` [..., 2] and believed
-        item cells ``blocked`` [..., k] (``NONE`` where the item does not block the floor)."""
+        item cells ``blocked`` [..., k] (``NONE`` where the item does not block the floor; None: nothing does)."""
         mates = np.where(mates == start[..., None], self.NONE, mates)
         lo, hi = mates.min(-1), mates.max(-1)
         moves = self.table[start, target, lo, hi]
         missing = moves < 0
-        if missing.any():
+        if np.count_nonzero(missing):
             keys = np.unique(np.stack([start[missing], target[missing], lo[missing], hi[missing]], -1), axis=0)
             for s, t, a, b in keys.tolist():
                 self.table[s, t, a, b] = astar_first_move(self.floor, s, t, tuple(c for c in (a, b) if c < N_CELLS))
             moves = self.table[start, target, lo, hi]
         moves = moves.astype(np.int64)
+        if blocked is None:
+            return moves
         odd = (blocked < self.NONE).any(-1)
         for ix in zip(*np.nonzero(odd)):  # rare: a believed item on the floor
             key = (int(start[ix]), int(target[ix]), int(lo[ix]), int(hi[ix]),

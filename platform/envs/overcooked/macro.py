@@ -44,8 +44,11 @@ def _astar(env, apos: np.ndarray, tgt: np.ndarray) -> np.ndarray:
     bel = env.bel
     mates = bel[env.bi[..., None], env.ai[..., None], _MATES]  # [B, 3, 2]
     items = bel[:, :, :5]  # [B, 3, 5] believed cells of food and plates
+    on_floor = env.lay.floor[items]
+    if not np.count_nonzero(on_floor):
+        return env.nav(apos, tgt, mates)
     # an item believed on a floor cell blocks it, unless a believed agent overrides it on the map
-    blocks = env.lay.floor[items] & ~(items[..., None] == bel[:, :, None, L.A0:]).any(-1)
+    blocks = on_floor & ~(items[..., None] == bel[:, :, None, L.A0:]).any(-1)
     return env.nav(apos, tgt, mates, np.where(blocks, items, L.Navigator.NONE))
 
 
@@ -65,7 +68,7 @@ def primitives(env, pos: np.ndarray) -> np.ndarray:
     move = m >= right
     navigate = ~(done | chop | deliver_hack | go_counter | move)
 
-    if chop.any():
+    if np.count_nonzero(chop):
         nb = L.NEIGHBOUR[apos, :4]  # [B, 3, 4] cells right, down, left, up
         kn = k.knife_at[nb]  # [B, 3, 4]
         bi = env.bi[..., None]
@@ -78,16 +81,16 @@ def primitives(env, pos: np.ndarray) -> np.ndarray:
         env.chop_times[full] = 0
         done |= full | (chop & ~can)
     prim = np.where(deliver_hack, 0, prim)
-    if go_counter.any():
+    if np.count_nonzero(go_counter):
         found, tgt = counter_target(env.lay, bel)
         prim = np.where(go_counter & found, _astar(env, apos, tgt), prim)
         done |= go_counter & (~found | (L.MANHATTAN[apos, tgt] == 1))
-    if move.any():
+    if np.count_nonzero(move):
         d = (m - right) & 3
         new = L.NEIGHBOUR[apos, d]
         prim = np.where(move & _believed_free(bel, new, env.lay.floor[new]), d, prim)
         done |= move
-    if navigate.any():
+    if np.count_nonzero(navigate):
         prim, done = _navigate(env, pos, navigate, prim, done)
     env.mac_done = done
     return prim
@@ -118,7 +121,7 @@ def _navigate(env, pos, navigate, prim, done):
     done |= go & (step == L.STAY)
     adj = go & (L.MANHATTAN[apos, tgt] == 1)
     done |= adj
-    if adj.any():
+    if np.count_nonzero(adj):
         h = k.hold
         holding = h >= 0
         h_food = IS_FOOD[h]
@@ -145,7 +148,7 @@ def finished(env, pos: np.ndarray) -> None:
     """
     k = env.kitchen
     run = ~env.mac_done
-    if not run.any():
+    if not np.count_nonzero(run):
         return
     m, bel, apos = env.cur_mac, env.bel, k.apos
     empty = k.hold < 0
@@ -159,7 +162,7 @@ def finished(env, pos: np.ndarray) -> None:
     end |= run & is_food & adj & (k.knife_at[tgt] >= 0) & raw
     if env.right_index > COUNTER_M:
         gc = run & (m == COUNTER_M) & empty
-        if gc.any():
+        if np.count_nonzero(gc):
             found, ctgt = counter_target(env.lay, bel)
             end |= gc & (~found | (L.MANHATTAN[apos, ctgt] == 1))
     end |= run & (is_food | is_plate) & (tgt != pos[env.bi, item])

@@ -1,0 +1,144 @@
+"""Learning curves: train ALGO on SCENARIO for several seeds with the in-process loop, record greedy evaluation
+return against episodes and wall time, and print a final table.
+
+    python benchmarks/learn.py boxpushing-6 tomacvf --seeds 3 cluster.total_env_steps=400000
+    python benchmarks/learn.py boxpushing-6 avf_qmix --seeds 3
+    python benchmarks/learn.py stag-hunter qmix_legem --seeds 5
+
+ALGO is one of the variants below (the paper's methods, baselines and ablations). The run config starts from the
+scenario's preset in cluster/configs/ (``<scenario>_tomacvf`` without the dash, else the BoxPushing-6 preset with
+``env.scenario`` replaced), then the variant's overrides, then the key=value arguments. Curves go to
+``benchmarks/out/<scenario>__<algo>/`` as curves.csv and curves.png.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from asyncmarl.cluster import train
+from asyncmarl.cluster.config import load_config, presets
+
+_NO_TEMPORAL = ["learner.atpg=false", "learner.agent_net.temporal=false"]
+VARIANTS: dict[str, list[str]] = {
+    "tomacvf": [],
+    "tomacvf_no_atpg": ["learner.atpg=false"],
+    "tomacvf_mac_jert": ["learner.buffer=mac_jert"],
+    "tomacvf_no_atpg_mac_jert": ["learner.atpg=false", "learner.buffer=mac_jert"],
+    "tomacvf_vdn": ["learner.mixer=vdn", "learner.atpg=false"],
+    "tomacvf_qplex": ["learner.mixer=qplex", "learner.atpg=false"],
+    "tomacvf_qtran": ["learner.mixer=qtran", "learner.atpg=false"],
+    "avf_qmix": ["learner.algo=avf", "learner.mixer=qmix", "learner.buffer=mac_jert", "learner.target_update=polyak",
+                 *_NO_TEMPORAL],
+    "avf_vdn": ["learner.algo=avf", "learner.mixer=vdn", "learner.buffer=mac_jert", "learner.target_update=polyak",
+                *_NO_TEMPORAL],
+    "avf_qplex": ["learner.algo=avf", "learner.mixer=qplex", "learner.buffer=mac_jert",
+                  "learner.target_update=polyak", *_NO_TEMPORAL],
+}
+for _algo in ("iql", "vdn", "qmix", "qplex"):
+    VARIANTS[_algo] = [f"learner.algo={_algo}", *_NO_TEMPORAL]
+    VARIANTS[f"{_algo}_legem"] = [f"learner.algo={_algo}", "learner.legem=true", *_NO_TEMPORAL]
+
+
+def base_preset(scenario: str) -> tuple[str, list[str]]:
+    """The preset to start from and the overrides that select ``scenario``."""
+    name = f"{scenario.replace('-', '')}_tomacvf"
+    if name in presets():
+        return name, []
+    return "boxpushing6_tomacvf", [f"env.scenario={scenario}"]
+
+
+def read_curve(run_dir: Path) -> list[dict]:
+    """Evaluation rows of a run's metrics.jsonl, each with the episodes and wall time logged just before it."""
+    curve, last = [], {}
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        row = json.loads(line) if line.strip() else {}
+        if "eval/return_mean" in row:
+            curve.append({"episodes": last.get("episodes", 0), "time_s": last.get("time_s", 0.0), **row})
+        else:
+            last.update({k: row[k] for k in ("episodes", "time_s") if k in row})
+    return curve
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("scenario")
+    p.add_argument("algo", choices=sorted(VARIANTS))
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--out", default="benchmarks/out")
+    p.add_argument("overrides", nargs="*", help="key=value config overrides")
+    a = p.parse_intermixed_args()
+
+    preset, scen = base_preset(a.scenario)
+    out = Path(a.out) / f"{a.scenario}__{a.algo}"
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for seed in range(a.first_seed, a.first_seed + a.seeds):
+        cfg = load_config(preset, [*scen, *VARIANTS[a.algo], f"seed={seed}", f"logging.run_root={out}/runs",
+                                   "logging.progress=false", *a.overrides])
+        t0 = time.perf_counter()
+        final = train(cfg)
+        wall = time.perf_counter() - t0
+        curve = read_curve(Path(final["run_dir"]))
+        results.append({"seed": seed, "final": final, "curve": curve, "wall_s": wall})
+        last = curve[-1] if curve else {}
+        print(f"seed {seed}: greedy return {last.get('eval/return_mean', float('nan')):.1f} after "
+              f"{final.get('episodes')} episodes, {final.get('env_steps')} env steps, {wall:.0f} s", flush=True)
+
+    with open(out / "curves.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["seed", "env_steps", "episodes", "time_s", "eval_return_mean", "eval_return_ci95"])
+        for r in results:
+            for row in r["curve"]:
+                w.writerow([r["seed"], row.get("env_steps"), row.get("episodes"), row.get("time_s"),
+                            row["eval/return_mean"], row.get("eval/return_ci95")])
+    _plot(results, out / "curves.png", f"{a.scenario} {a.algo}")
+
+    finals = np.array([r["curve"][-1]["eval/return_mean"] for r in results if r["curve"]])
+    metric_keys = sorted({k for r in results if r["curve"] for k in r["curve"][-1]
+                          if k.startswith("eval/") and k.endswith("_mean") and k != "eval/return_mean"})
+    print()
+    print("| scenario | algo | seeds | final greedy return (mean ± std) | " +
+          " | ".join(k.removeprefix("eval/") for k in metric_keys) + " | episodes | env steps | wall s |")
+    print("|---|---|---:|---:|" + "---:|" * len(metric_keys) + "---:|---:|---:|")
+    metrics = [np.mean([r["curve"][-1].get(k, np.nan) for r in results if r["curve"]]) for k in metric_keys]
+    print(f"| {a.scenario} | {a.algo} | {len(finals)} | {finals.mean():.1f} ± {finals.std():.1f} | " +
+          " | ".join(f"{m:.2f}" for m in metrics) +
+          f" | {np.mean([r['final'].get('episodes', 0) for r in results]):.0f}"
+          f" | {np.mean([r['final'].get('env_steps', 0) for r in results]):.0f}"
+          f" | {np.mean([r['wall_s'] for r in results]):.0f} |")
+
+
+def _plot(results: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for r in results:
+        c = r["curve"]
+        if not c:
+            continue
+        ret = [row["eval/return_mean"] for row in c]
+        axes[0].plot([row.get("episodes", 0) for row in c], ret, label=f"seed {r['seed']}")
+        axes[1].plot([row.get("time_s", 0) for row in c], ret)
+    axes[0].set_xlabel("episodes")
+    axes[1].set_xlabel("wall time (s)")
+    for ax in axes:
+        ax.set_ylabel("greedy return")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

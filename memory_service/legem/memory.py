@@ -68,7 +68,7 @@ class LegemMemory:
                 self.graphs.insert(agent, self._keys(ep, 0, agent), bucket)
             self._counters["episodes"] += 1
             self._counters["steps"] += length
-        self.graphs.evict_if_needed()
+            self.graphs.evict_if_needed()  # per episode: the cap is exceeded by at most one episode's nodes
         self._counters["insert_s"] += time.perf_counter() - start
 
     # ------------------------------------------------------------------ search

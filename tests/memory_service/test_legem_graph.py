@@ -126,25 +126,37 @@ def _path_intact(mem, traj):
     return True
 
 
-@pytest.mark.parametrize("scheme", ["I", "II"])
-def test_eviction_keeps_graph_within_cap_and_search_still_answers(scheme):
-    cap = 120
-    mem, trajs, shots = _stag_memory(LegemConfig(node_cap=cap, scheme=scheme))
-    full, _, _ = _stag_memory(LegemConfig(scheme=scheme))
-    g = mem.graphs
-    assert full.graphs.n_nodes > cap  # the workload really overflows the cap
-    assert g.n_nodes <= cap and g.evictions == full.graphs.n_nodes - g.n_nodes
-    # survivors are the most visited nodes, with their counts unchanged
+def test_eviction_drops_the_least_visited_nodes_and_keeps_counts():
+    full, _, _ = _stag_memory(LegemConfig())
+    mem, _, _ = _stag_memory(LegemConfig())
+    g, cap = mem.graphs, 120
+    assert g.n_nodes > cap  # the workload really overflows the cap
+    g.node_cap = cap
+    evicted_now = g.evict_if_needed()
+    assert g.n_nodes == int(cap * (1 - mem.config.evict_fraction)) and evicted_now == full.graphs.n_nodes - g.n_nodes
     kept = g.visits[: g.n_nodes].sum(1)
     evicted = [full.graphs.visits[r].sum() for k, r in full.graphs.index.items() if k not in g.index]
     assert max(evicted) <= kept.min()
-    for k, r in g.index.items():
+    for k, r in g.index.items():  # survivors keep their counts
         assert np.array_equal(g.visits[r], full.graphs.visits[full.graphs.index[k]])
-    # edges only join surviving nodes, one level apart
     src, dst = g.edge_src[: g.n_edges], g.edge_dst[: g.n_edges]
-    assert (dst < g.n_nodes).all() and (g.level[dst] == g.level[src] + 1).all()
+    assert (dst < g.n_nodes).all() and (g.level[dst] == g.level[src] + 1).all()  # edges join survivors
     check_best_in(g)
-    check_best_in(full.graphs)
+
+
+@pytest.mark.parametrize("scheme", ["I", "II"])
+def test_memory_stays_within_cap_and_search_still_answers(scheme):
+    cap = 120
+    mem = LegemMemory(LegemConfig(node_cap=cap, scheme=scheme))
+    from asyncmarl.memory_service.legem.synthetic import random_shots
+
+    shots = random_shots(np.random.default_rng(0), 400, 0.15)
+    trajs = [stag_hunter_episode(s, episode_id=i) for i, s in enumerate(shots)]
+    for i in range(0, len(trajs), 50):
+        mem.add_episodes(trajs[i: i + 50])
+        assert mem.graphs.n_nodes <= cap  # evicted per episode: never more than cap after a call
+    assert mem.graphs.evictions > 0
+    check_best_in(mem.graphs)
     # search answers every caught episode; where its own path survived, with the decisive shot
     intact = 0
     for traj, s in zip(trajs, shots):

@@ -94,7 +94,9 @@ class SegmentCutter:
 
     def abandon(self, where: np.ndarray) -> None:
         """Drop the open episodes of copies where ``where`` is True (nothing is emitted for them)."""
-        self.active[np.asarray(where, bool)] = False
+        where = np.asarray(where, bool)
+        self.active[where] = False
+        self.t[where] = 0  # inactive copies keep writing (ignored) rows; keep them inside the buffer
 
     def record(self, actions: np.ndarray, step: Step, policy_version: int = 0) -> tuple[list[Segment], list[dict]]:
         """Append the joint step that produced ``step`` (``actions`` [B, n] were sent for it).
@@ -130,6 +132,7 @@ class SegmentCutter:
         self.t = np.where(self.active, t + 1, t)
         trajectories = [self._trajectory(int(b), step) for b in np.flatnonzero(done)]
         self.active &= ~done
+        self.t[done] = 0  # until begin(): inactive copies' ignored rows stay inside the buffer
         return segments, trajectories
 
     # ------------------------------------------------------------------ emission

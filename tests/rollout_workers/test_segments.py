@@ -114,6 +114,22 @@ def test_abandon_drops_open_episodes_and_validates_shapes():
         step = env.step(a)
         emitted += cutter.record(a, step)[0]
     assert {s.episode_id for s in emitted} == {2}
+    # a copy abandoned late, while the other restarts: nothing may write past the buffer
+    env = ScriptedMacroEnv(2, ScriptedSettings(horizon=30))
+    cutter = SegmentCutter(2, 2, GAMMA, initial_horizon=2)
+    step = env.reset(seed=0)
+    cutter.begin(step, np.ones(2, bool), np.array([1, 2]))
+    a = np.zeros((2, 2), np.int64)
+    for _ in range(7):
+        step = env.step(a)
+        cutter.record(a, step)
+    cutter.abandon(np.array([True, False]))
+    step = env.reset(seed=1, where=np.array([False, True]))
+    cutter.begin(step, np.array([False, True]), np.array([0, 3]))
+    for _ in range(3):
+        step = env.step(a)
+        segs, _ = cutter.record(a, step)
+        assert {s.episode_id for s in segs} <= {3}
     with pytest.raises(ValueError, match="actions must have shape"):
         cutter.record(np.zeros((2, 3)), step)
     with pytest.raises(ValueError, match="gamma"):

@@ -126,4 +126,9 @@ def build_topology(cfg, roles: Roles | None = None) -> Topology:
     topo.legem = topo.make_legem()
     topo.rollouts = [topo.make_rollout(i) for i in range(cfg.cluster.num_rollout_workers)]
     topo.learner = topo.make_learner()
+    if topo.remote:  # wait until every actor is constructed, so no role starts minutes ahead of another
+        import ray
+
+        handles = [*topo.shards, *topo.rollouts, topo.learner] + ([topo.legem] if topo.legem is not None else [])
+        ray.get([h.ping.remote() for h in handles])
     return topo

@@ -37,10 +37,12 @@ class Schema:
         self.n_agents = acts.shape[1]
         self.shapes = {f: np.shape(seg.steps[f])[1:] for f in STEP_FIELDS if f in seg.steps}
         self._row_bytes = None
-        if self.shapes.get("obs", ())[:1] != (self.n_agents,) or len(self.shapes.get("state", (0, 0))) != 1:
+        per_agent = ("obs", "real_obs", "action_mask", "choosing", "elapsed")
+        bad = [f for f in per_agent if self.shapes.get(f, ())[:1] != (self.n_agents,)]
+        if bad or len(self.shapes.get("state", (0, 0))) != 1 or self.shapes.get("reward") != ():
             raise SegmentError(
-                f"segment obs must be [L, {self.n_agents}, obs_dim] and state [L, state_dim], got "
-                f"{np.shape(seg.steps.get('obs'))} and {np.shape(seg.steps.get('state'))}"
+                f"segment fields {bad or ['state', 'reward']} do not fit n_agents = {self.n_agents} (from actions); "
+                f"shapes: { {f: np.shape(v) for f, v in seg.steps.items()} }"
             )
 
     def _bytes(self, fields) -> int:
@@ -133,8 +135,9 @@ class OpenEpisode:
             k = prev if prev >= seg.index else nxt
             raise SegmentError(f"{where}: out of order with agent {seg.agent}'s action {k} at steps {mine[k][0]}..{mine[k][1]}")
         T = seg.end + 1 if seg.is_last else self.T
-        if seg.is_last and self.T is not None and self.T != T:
-            raise SegmentError(f"{where}: ends the episode at {T} steps but another segment ended it at {self.T}")
+        if seg.is_last and self.T is not None and (self.T != T or self.terminated != bool(seg.terminated)):
+            raise SegmentError(f"{where}: ends the episode at {T} steps (terminated={seg.terminated}) but another "
+                               f"segment ended it at {self.T} (terminated={self.terminated})")
         if T is not None:
             if self.max_end >= T or seg.end >= T:
                 raise SegmentError(f"{where}: runs past the episode's end (length {T})")

@@ -192,3 +192,26 @@ def test_real_scenarios_round_trip(name):
         expect = float(np.sum(GAMMA ** np.arange(len(r)) * r))
         got = float((disc_before[b] * jert["reward"][b].double() * jert["filled"][b].double()).sum())
         assert got == pytest.approx(expect, rel=1e-5, abs=1e-4)
+
+
+def test_a_malformed_first_segment_does_not_fix_the_schema():
+    segs, _ = three_workers()
+    shard = ReplayShard(ReplayConfig(min_episodes=1, gamma=GAMMA), seed=0)
+    bad = copy.deepcopy(segs[0])
+    bad.steps["action_mask"] = bad.steps["action_mask"][:, :2]  # 2 agents' masks, 3 agents' actions
+    with pytest.raises(SegmentError, match="do not fit n_agents = 3"):
+        shard.add([bad])
+    assert shard.schema is None and shard.add(segs) > 0
+
+
+def test_episode_end_must_agree_between_agents():
+    segs, trajs = three_workers()
+    eid = sorted(trajs)[0]
+    mine = [s for s in segs if s.episode_id == eid]
+    last = [s for s in mine if s.is_last]
+    shard = ReplayShard(ReplayConfig(min_episodes=1, gamma=GAMMA), seed=0)
+    shard.add([s for s in mine if s is not last[1]])
+    flipped = copy.deepcopy(last[1])
+    flipped.terminated = not flipped.terminated
+    _assert_rejected(shard, flipped, "terminated")
+    assert shard.add([last[1]]) == 1

@@ -17,6 +17,13 @@ STAY_M, GET_T, GET_L, GET_O, GET_P1, GET_P2, KNIFE1, KNIFE2, DELIVER, CHOP = ran
 COUNTER_M = 10  # "go to counter" on maps B and C
 C11, C21, C31, C10 = L.cell(1, 1), L.cell(2, 1), L.cell(3, 1), L.cell(1, 0)
 _ITEM_OF_MACRO = np.clip(np.arange(16) - 1, 0, L.DLV)  # macro "get/go to item" 1..8 -> item slot 0..7
+# Per macro index (one lookup instead of several comparisons): which family it belongs to.
+_M = np.arange(16)
+IS_FOOD_M = (_M >= GET_T) & (_M <= GET_O)
+IS_PLATE_M = (_M == GET_P1) | (_M == GET_P2)
+IS_ITEM_M = IS_FOOD_M | IS_PLATE_M  # macros whose item can move away
+IS_KNIFE_M = (_M == KNIFE1) | (_M == KNIFE2)
+ENDS_ADJ_EMPTY_M = IS_KNIFE_M | (_M == DELIVER)  # end next to the target when empty-handed
 
 
 def _believes_agent_at(bel: np.ndarray, cells: np.ndarray) -> np.ndarray:
@@ -103,9 +110,7 @@ def _navigate(env, pos, navigate, prim, done):
     item = _ITEM_OF_MACRO[m]  # macro 1..8 -> item slot 0..7
     tgt = bel[env.bi, env.ai, item]  # [B, 3]
     inwin = (L.CHEBYSHEV[apos, tgt] <= env.radius) | (env.radius == 0)
-    is_food = (m >= GET_T) & (m <= GET_O)
-    is_plate = (m == GET_P1) | (m == GET_P2)
-    is_knife = (m == KNIFE1) | (m == KNIFE2)
+    is_food, is_plate, is_knife = IS_FOOD_M[m], IS_PLATE_M[m], IS_KNIFE_M[m]
     # a food the agent sees lying in a plate cannot be fetched
     in_plate = navigate & is_food & inwin & ((pos[:, None, L.P1] == tgt) | (pos[:, None, L.P2] == tgt))
     done = done | in_plate
@@ -135,7 +140,7 @@ def _navigate(env, pos, navigate, prim, done):
         raw_on_knife = IS_FOOD[kh] & (k.chop[env.bi, kh] < 3)
         stop |= adj & is_food & raw_on_knife
         moved_away = tgt != pos[env.bi, item]
-        stop |= adj & (is_food | is_plate) & moved_away
+        stop |= adj & IS_ITEM_M[m] & moved_away
         prim = np.where(stop, L.STAY, prim)
     return prim, done
 
@@ -155,15 +160,13 @@ def finished(env, pos: np.ndarray) -> None:
     item = _ITEM_OF_MACRO[m]
     tgt = bel[env.bi, env.ai, item]
     adj = L.MANHATTAN[apos, tgt] == 1
-    is_food = (m >= GET_T) & (m <= GET_O)
-    is_plate = (m == GET_P1) | (m == GET_P2)
-    end = run & ((m == KNIFE1) | (m == KNIFE2) | (m == DELIVER)) & empty & adj
+    end = run & ENDS_ADJ_EMPTY_M[m] & empty & adj
     raw = k.chop[env.bi, item] < 3
-    end |= run & is_food & adj & (k.knife_at[tgt] >= 0) & raw
+    end |= run & IS_FOOD_M[m] & adj & (k.knife_at[tgt] >= 0) & raw
     if env.right_index > COUNTER_M:
         gc = run & (m == COUNTER_M) & empty
         if np.count_nonzero(gc):
             found, ctgt = counter_target(env.lay, bel)
             end |= gc & (~found | (L.MANHATTAN[apos, ctgt] == 1))
-    end |= run & (is_food | is_plate) & (tgt != pos[env.bi, item])
+    end |= run & IS_ITEM_M[m] & (tgt != pos[env.bi, item])
     env.mac_done = env.mac_done | end

@@ -25,7 +25,7 @@ import numpy as np
 
 from asyncmarl.platform.envs.base import BatchedEnv, Step
 from asyncmarl.platform.envs.boxpushing_render import render_ansi, render_rgb
-from asyncmarl.platform.envs.boxpushing_tables import NO_BOX, RIDE, Tables, tables
+from asyncmarl.platform.envs.boxpushing_tables import NO_PUSH, RIDE, tables
 from asyncmarl.platform.envs.registry import register
 
 # name -> (big_box_reward, small_box_reward, penalty)
@@ -112,7 +112,7 @@ class BoxPushing(BatchedEnv):
         lay = tb.layout
         self._pose0 = np.array([[tb.encode(x, y, o, 0) for x, y, o in lay.agent_start]], np.int64)  # [1, 2]
         # constants with the batch's shape: same-shape, same-dtype ufuncs take numpy's fastest path
-        self._boff = np.repeat((np.arange(B, dtype=np.int64) * 4)[:, None], 2, 1)  # [B, 2] offsets into box rows
+        self._boff = np.repeat((np.arange(B, dtype=np.int64) * 5)[:, None], 2, 1)  # [B, 2] offsets into box rows
         self._one2 = np.ones((B, 2), np.int64)
         self._swap = np.arange(2 * B).reshape(B, 2)[:, ::-1].copy()  # [B, 2] flat index of the other agent
         self._one = np.ones(B, np.int64)
@@ -134,8 +134,11 @@ class BoxPushing(BatchedEnv):
         self._choosing = np.ones((B, 2), bool)  # [B, 2]
         self._keep = np.zeros((B, 2), np.int64)  # [B, 2] -1 busy (elapsed counts on), 0 choosing (restarts)
         self._elapsed = np.zeros((B, 2), np.int64)  # [B, 2]
-        self._Y = np.full((B, 4), tb.SENTINEL, np.int64)  # [B, 4] box rows (small 0, small 1, big, sentinel)
+        # [B, 5] box rows: small 0, small 1, big, a sentinel no front row equals, scratch for "pushes no box"
+        self._Y = np.full((B, 5), tb.SENTINEL, np.int64)
         self._Y[:, :3] = lay.box_row
+        self._goal_bytes = bytes(3 * B)
+        self._ytab = ((np.arange(L + 1) + 0.5) / L).astype(np.float32)  # box row -> state value
         self._yflat = self._Y.reshape(-1)  # a view: the box rows indexed by boff + box
         self._hp = np.zeros((B, 2), np.int64)  # [B, 2] pose + P * (a box is in front)
         self._mcode = np.zeros((B, 2), np.int64)  # [B, 2] frozen macro-observation code
@@ -243,34 +246,32 @@ class BoxPushing(BatchedEnv):
         agent_1 acts, and small box 0's row is where the go-to controller sees obstacles.
         Returns ``(npose, dn, e2, terminated, reward, extras)``.
         """
-        tb, Y, zb = self._tb, self._Y, self._zb
+        tb, Y, yflat, L = self._tb, self._Y, self._yflat, self._tb.L
+        pose = self._pose
         pc = tb.PC[T]  # [B, 2] penalties
-        k = tb.PUSHK[T]  # [B, 2] small box each agent pushes up (NO_BOX: none)
+        k = tb.PUSHK[T]  # [B, 2] small box each agent pushes up (NO_PUSH: none)
         rv = tb.READY[T]  # [B, 2] big-box spot (1 or 2) of an agent that chose push facing up, else 0
         start = rv[:, 0] * rv[:, 1] == 2  # [B] both on different big-box spots: they push it together
-        any_start = start.tobytes() != zb
+        any_start = start.tobytes() != self._zb
         if any_start:
-            k[start] = NO_BOX
-        pushes = k != NO_BOX  # [B, 2]
+            k[start] = NO_PUSH
         box0_off = self._y0_moved
         moved = False
-        pose = self._pose
         for i in (0, 1):
-            if i == 1 and moved:  # agent_0 moved a box: agent_1 meets the new box rows
+            if i == 1 and moved and (tb.KF[pose[:, 1]] == k[:, 0]).any():
+                # agent_0 moved the box in front of agent_1's column: agent_1 meets the new box row
                 p1 = pose[:, 1]
-                T1 = tb.ES[e2[:, 1]] + p1 + tb.HITP[self._yflat[self._boff[:, 1] + tb.KF[p1]] - tb.FY[p1]]
+                T1 = tb.ES[e2[:, 1]] + p1 + tb.HITP[yflat[self._boff[:, 1] + tb.KF[p1]] - tb.FY[p1]]
                 npose[:, 1], dn[:, 1], pc[:, 1], k[:, 1] = tb.NP[T1], tb.DN[T1], tb.PC[T1], tb.PUSHK[T1]
                 if any_start:
-                    k[start, 1] = NO_BOX
-                pushes[:, 1] = k[:, 1] != NO_BOX
+                    k[start, 1] = NO_PUSH
             if box0_off:
                 self._move_off_row(i, e2, npose, dn, pc, start)
-            pi = pushes[:, i]
-            if pi.tobytes() != zb:
-                rows = np.flatnonzero(pi)
-                Y[rows, k[rows, i]] += 1
+            ki = k[:, i]
+            if (ki != NO_PUSH).any():
+                yflat[self._boff[:, i] + ki] += 1  # copies that push nothing bump the scratch column
                 moved = True
-                box0_off = box0_off or bool((Y[rows, 0] != tb.layout.box_row).any())
+                box0_off = box0_off or (Y[:, 0] != tb.layout.box_row).any()
         if any_start:  # both locked into pushing the big box: carried up with it, no action of their own
             npose[start] = pose[start] + tb.row_stride
             dn[start] = False
@@ -281,15 +282,20 @@ class BoxPushing(BatchedEnv):
             self._riding = bool(riding.any())
             if self._riding:
                 Y[riding, 2] += 1
-                dn[riding & (Y[:, 2] == tb.L - 1)] = True
+                dn[riding & (Y[:, 2] == L - 1)] = True
                 moved = True
+        pcs = pc[:, 0] + pc[:, 1]
         if not moved:
-            return npose, dn, e2, np.zeros(self.batch_size, bool), self._rew32[pc[:, 0] + pc[:, 1]], self._zero_extras
-        self._y0_moved = box0_off
-        self._update_boxstate()
-        at_goal = Y[:, :3] == tb.L - 1  # [B, 3]
+            return npose, dn, e2, np.zeros(self.batch_size, bool), self._rew32[pcs], self._zero_extras
+        self._y0_moved = bool(box0_off)
+        bs = self._boxstate.copy()
+        bs[:, 13::2] = self._ytab[Y[:, :3]]
+        self._boxstate = bs
+        at_goal = Y[:, :3] == L - 1  # [B, 3]
+        if at_goal.tobytes() == self._goal_bytes:
+            return npose, dn, e2, np.zeros(self.batch_size, bool), self._rew32[pcs], self._zero_extras
         term = at_goal.any(1)
-        reward = (self._rew64[pc[:, 0] + pc[:, 1]] + at_goal @ self._box_rewards).astype(np.float32)
+        reward = (self._rew64[pcs] + at_goal @ self._box_rewards).astype(np.float32)
         extras = {"big_box": at_goal[:, 2].astype(np.float32), "small_boxes": at_goal[:, :2].sum(1, dtype=np.float32)}
         return npose, dn, e2, term, reward, extras
 
@@ -314,7 +320,7 @@ class BoxPushing(BatchedEnv):
     def _update_boxstate(self) -> None:
         bs = np.zeros((self.batch_size, 18), np.float32)
         bs[:, 12::2] = self._box_x
-        bs[:, 13::2] = (self._Y[:, :3] + 0.5) / self._tb.L
+        bs[:, 13::2] = self._ytab[self._Y[:, :3]]
         self._boxstate = bs
 
     def _make_step(self, code, reward, term, trunc, mac, t, extras, elapsed=None) -> Step:

@@ -30,7 +30,8 @@ ROW_PUSH_BUSY = 8  # push continued from an earlier step
 ROW_RIDE = 9  # locked into the joint big-box push: carried one row up
 N_ROWS = 10
 RIDE = 16  # internal "current action" code of an agent locked into the big-box push (reported as 4)
-NO_BOX = 3  # box index meaning "no box" (column 3 of the box-row array is a sentinel)
+NO_BOX = 3  # box index meaning "no box column" (column 3 of the per-copy box rows is a sentinel, never a row)
+NO_PUSH = 4  # box index meaning "pushes no box" (column 4 of the box rows is scratch that absorbs the increment)
 
 
 @dataclass(frozen=True)
@@ -153,10 +154,10 @@ class Tables:
         NP = np.zeros(n, np.int64)  # next pose
         DN = np.zeros(n, bool)  # action ends this step
         PEN = np.zeros(n, bool)  # wall hit or illegal push
-        PUSHK = np.full(n, NO_BOX, np.int64)  # small box pushed one row up (NO_BOX: none)
+        PUSHK = np.full(n, NO_PUSH, np.int64)  # small box pushed one row up (NO_PUSH: none)
         READY = np.zeros(n, np.int64)  # bwpc of an agent that chose push facing up (joint push candidate)
 
-        def put(row, hit, npose, dn, pen=False, pushk=NO_BOX, ready=0):
+        def put(row, hit, npose, dn, pen=False, pushk=NO_PUSH, ready=0):
             sl = slice((row * 2 + hit) * P, (row * 2 + hit + 1) * P)
             NP[sl], DN[sl], PEN[sl], PUSHK[sl], READY[sl] = npose, dn, pen, pushk, ready
 
@@ -176,7 +177,7 @@ class Tables:
             npose = np.where(stay, np.arange(P), self.encode(fx, fy, o, b))
             f_edge = ((o == 0) & (fy == L - 1)) | ((o == 1) & (fx == L - 1)) | ((o == 2) & (fy == 0)) | ((o == 3) & (fx == 0))
             dn = stay | np.where(pushes, fy + 1 == L - 1, f_edge)
-            pushk = np.where(pushes, self.KF, NO_BOX)
+            pushk = np.where(pushes, self.KF, NO_PUSH)
             put(ROW_PUSH_BUSY, hit, npose, dn, stay, pushk)
             put(ROW_PUSH_CHOSEN, hit, npose, dn, stay, pushk, np.where(o == 0, b, 0))
             put(5, hit, self.encode(x, y, (o + 3) % 4, b), True)
@@ -185,7 +186,7 @@ class Tables:
             put(ROW_RIDE, hit, np.minimum(np.arange(P) + self.row_stride, P - 1), False)
         self.NP, self.DN, self.PEN, self.PUSHK, self.READY = NP, DN, PEN, PUSHK, READY
         # slow-path trigger: a small box moves, or a joint big-box push may start
-        self.SPECIAL = (PUSHK != NO_BOX) | (READY > 0)
+        self.SPECIAL = (PUSHK != NO_PUSH) | (READY > 0)
         self.PC = PEN.astype(np.int64)  # penalties of the outcome (0 or 1)
         # go-to outcomes with small box 0 in any row y0 >= its start row: index ((goal * NY + y0 - box_row) * P + pose)
         ny = L - self.layout.box_row

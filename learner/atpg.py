@@ -42,10 +42,10 @@ class ATPG(nn.Module):
 
     def temporal(self, feats: Tensor) -> Tensor:
         """e ``[B, L, n, d]`` from per-agent features ``[B, L, n, F]`` (causal over L, per agent)."""
-        x = self.embed(feats).transpose(1, 2)  # [B, n, L, d]
-        q, k, v = self.tem_qkv(x).chunk(3, dim=-1)
+        # projections on the contiguous [B, L, n, .] layout (a Linear on a transposed view becomes a slow bmm)
+        q, k, v = (x.transpose(1, 2) for x in self.tem_qkv(self.embed(feats)).chunk(3, dim=-1))  # [B, n, L, d]
         e = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # [B, n, L, d]
-        return e.transpose(1, 2)  # [B, L, n, d]
+        return e.transpose(1, 2).contiguous()  # [B, L, n, d]
 
     def agent_attention(self, e: Tensor) -> tuple[Tensor, Tensor]:
         """(ê ``[B, L, n, d]``, alpha ``[B, L, n, n]``) across agents at each step."""

@@ -100,7 +100,7 @@ class PivotSearch:
     def paths(self, node: int, bucket: int) -> list[np.ndarray]:
         """Up to ``path_cap`` paths from ``node`` to level 0 (each top-first); a path stops early at a node whose
         predecessors were all evicted. Depth-first, most visited predecessor first; work is bounded by
-        ``path_cap * (level + 1)`` node expansions."""
+        ``2 * path_cap * (level + 1)`` node expansions."""
         level = int(self.g.level[node])
         budget = 2 * self.path_cap * (level + 1)
         out: list[np.ndarray] = []

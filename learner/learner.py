@@ -93,6 +93,11 @@ class Learner:
         missing = [k for k in ("online", "target", "optimiser", "version") if k not in state]
         if missing:
             raise ValueError(f"learner checkpoint is missing {missing}")
+        saved = state.get("config", {})
+        for key in ("algo", "mixer", "atpg", "buffer"):
+            if key in saved and saved[key] != getattr(self.cfg, key):
+                raise ValueError(f"learner checkpoint was trained with learner.{key}={saved[key]!r}, this learner "
+                                 f"has {getattr(self.cfg, key)!r}")
         state = copy.deepcopy(state)
         try:
             self.online.load_state_dict(state["online"])

@@ -156,3 +156,9 @@ def test_batch_shape_errors_name_the_key():
     del bad["action_mask"]
     with pytest.raises(ValueError, match="action_mask"):
         learner.update(bad)
+
+
+def test_checkpoint_of_another_algorithm_is_refused():
+    state = _learner("qmix").state_dict()
+    with pytest.raises(ValueError, match="learner.algo='qmix'"):
+        _learner("tomacvf").load_state_dict(state)

@@ -1,7 +1,8 @@
 """Reassembling an episode from per-agent segments that arrive in any order, from any worker.
 
 Each joint row is written once, by the first segment that carries it; later segments covering the same rows
-are checked against it. A segment is validated completely before anything is written, so a rejected one
+are checked against it. While an episode is open its rows are kept packed (all fields of a row as bytes in
+their stored dtypes), so a segment costs one comparison and one write whatever the number of fields. A segment is validated completely before anything is written, so a rejected one
 leaves the stored data unchanged.
 """
 from __future__ import annotations
@@ -44,6 +45,29 @@ class Schema:
                 f"segment fields {bad or ['state', 'reward']} do not fit n_agents = {self.n_agents} (from actions); "
                 f"shapes: { {f: np.shape(v) for f, v in seg.steps.items()} }"
             )
+
+    def _layout(self) -> list[tuple[str, int, int]]:
+        """(field, byte offset, bytes) of each STEP_FIELD inside a packed row."""
+        if getattr(self, "_lay", None) is None:
+            self._lay, off = [], 0
+            for f in STEP_FIELDS:
+                nb = int(np.prod(self.shapes[f], dtype=np.int64)) * np.dtype(STORE_DTYPES[f]).itemsize
+                self._lay.append((f, off, nb))
+                off += nb
+        return self._lay
+
+    def pack(self, steps: dict[str, np.ndarray], L: int) -> np.ndarray:
+        """A segment's joint rows as one ``[L, row_bytes]`` uint8 array in stored dtypes: one comparison and one
+        write per segment instead of one per field."""
+        return np.concatenate(
+            [np.ascontiguousarray(steps[f], STORE_DTYPES[f]).reshape(L, -1).view(np.uint8) for f in STEP_FIELDS], 1
+        )
+
+    def unpack(self, packed: np.ndarray, f: str) -> np.ndarray:
+        """Field ``f`` ``[L, ...]`` of packed rows (a copy)."""
+        _, off, nb = next(x for x in self._layout() if x[0] == f)
+        cols = np.ascontiguousarray(packed[:, off : off + nb])
+        return cols.view(STORE_DTYPES[f]).reshape((len(packed),) + self.shapes[f])
 
     def _bytes(self, fields) -> int:
         return sum(int(np.prod(self.shapes[f], dtype=np.int64)) * np.dtype(STORE_DTYPES[f]).itemsize for f in fields)
@@ -105,7 +129,7 @@ class OpenEpisode:
     def __init__(self, episode_id: int, schema: Schema, now: float):
         self.episode_id, self.schema, self.last_update = episode_id, schema, now
         self.cap = 16
-        self.rows = {f: np.zeros((self.cap,) + schema.shapes[f], STORE_DTYPES[f]) for f in STEP_FIELDS}
+        self.packed = np.zeros((self.cap, schema.row_bytes()), np.uint8)  # [cap, row_bytes] joint rows, packed
         self.filled = np.zeros(self.cap, bool)  # [cap] rows written
         self.segs: list[dict[int, tuple]] = [{} for _ in range(schema.n_agents)]  # agent -> index -> record
         self.covered = np.zeros(schema.n_agents, np.int64)  # steps covered per agent
@@ -152,15 +176,14 @@ class OpenEpisode:
         lo, hi = seg.start, min(seg.end + 1, self.cap)
         have = self.filled[lo:hi]
         if hi > lo and have.any():
-            # rows other agents delivered form one contiguous run in the common case: compare slices
-            idx = np.flatnonzero(have)
-            a, b = int(idx[0]), int(idx[-1]) + 1
-            sel = slice(None) if b - a == len(idx) else have[a:b]
-            for f in STEP_FIELDS:
-                old = self.rows[f][lo + a : lo + b][sel]
-                new = np.asarray(seg.steps[f])[a:b][sel]
-                if (old != new).any() and not np.array_equal(old, new.astype(old.dtype), equal_nan=old.dtype.kind == "f"):
-                    raise SegmentError(f"{where}: joint rows of {f!r} disagree with another agent's segment")
+            old = self.packed[lo:hi][have]
+            self._pack = (seg, self.schema.pack(seg.steps, seg.length))  # reused by write()
+            new = self._pack[1][: hi - lo][have]
+            if not np.array_equal(old, new):
+                bad = [f for f in STEP_FIELDS
+                       if not np.array_equal(self.schema.unpack(old, f), self.schema.unpack(new, f), equal_nan=True)]
+                if bad:
+                    raise SegmentError(f"{where}: joint rows of {bad} disagree with another agent's segment")
         if seg.final is not None and self.final is not None:
             for f in FINAL_FIELDS:
                 if not np.array_equal(self.final[f], np.asarray(seg.final[f], STORE_DTYPES[f])):
@@ -170,23 +193,23 @@ class OpenEpisode:
         """Store ``seg`` (already checked)."""
         if seg.end + 1 > self.cap:
             new_cap = max(2 * self.cap, seg.end + 1)
-            for f, arr in self.rows.items():
-                grown = np.zeros((new_cap,) + arr.shape[1:], arr.dtype)
-                grown[: self.cap] = arr
-                self.rows[f] = grown
+            grown = np.zeros((new_cap, self.packed.shape[1]), np.uint8)
+            grown[: self.cap] = self.packed
+            self.packed = grown
             self.filled = np.concatenate([self.filled, np.zeros(new_cap - self.cap, bool)])
             self.owner = np.concatenate([self.owner, np.zeros((len(self.owner), new_cap - self.cap), np.int64)], 1)
             self.cap = new_cap
         sl = slice(seg.start, seg.end + 1)
         new = ~self.filled[sl]  # rows no other segment delivered yet
         if new.any():
-            idx = np.flatnonzero(new)
-            a, b = int(idx[0]), int(idx[-1]) + 1  # usually one contiguous run: copy slices
-            sel = slice(None) if b - a == len(idx) else new[a:b]
-            for f in STEP_FIELDS:
-                dst = self.rows[f][seg.start + a : seg.start + b]
-                dst[sel] = np.asarray(seg.steps[f])[a:b][sel]
+            cached = getattr(self, "_pack", None)
+            rows = cached[1] if cached is not None and cached[0] is seg else self.schema.pack(seg.steps, seg.length)
+            if new.all():
+                self.packed[sl] = rows
+            else:
+                self.packed[sl][new] = rows[new]
             self.filled[sl] = True
+        self._pack = None
         self.owner[seg.agent, sl] = seg.index + 1
         self.max_end = max(self.max_end, seg.end)
         self.segs[seg.agent][seg.index] = (seg.start, seg.end, float(seg.ret), seg.action, seg.policy_version)
@@ -200,6 +223,10 @@ class OpenEpisode:
         # an n-copies layout stores every segment's rows for its agent (same compact dtypes, for a fair count)
         self.ncopy_bytes += seg.length * self.schema.row_bytes() + (self.schema.final_bytes() if seg.is_last else 0)
         self.last_update = now
+
+    def field(self, f: str) -> np.ndarray:
+        """Field ``f`` of the episode's ``T`` step rows (complete episodes)."""
+        return self.schema.unpack(self.packed[: self.T], f)
 
     @property
     def complete(self) -> bool:

@@ -22,8 +22,8 @@ class Episode:
     def __init__(self, op: OpenEpisode):
         T = op.T
         self.episode_id, self.T, self.terminated, self.extras = op.episode_id, T, op.terminated, op.extras
-        self.rows = {f: np.concatenate([op.rows[f][:T], op.final[f][None]]) for f in FINAL_FIELDS}
-        self.rows.update({f: op.rows[f][:T].copy() for f in STEP_ONLY})
+        self.rows = {f: np.concatenate([op.field(f), op.final[f][None]]) for f in FINAL_FIELDS}
+        self.rows.update({f: op.field(f) for f in STEP_ONLY})
         recs = [(a, k) + r for a, segs in enumerate(op.segs) for k, r in sorted(segs.items())]
         cols = list(zip(*recs))  # agent, index, start, end, ret, action, version
         self.seg = {

@@ -36,8 +36,7 @@ def fingerprint(shard: ReplayShard) -> str:
     for eid, op in shard.open.items():
         h.update(f"{eid}{op.T}{op.covered.tolist()}{[sorted(s.items()) for s in op.segs]}".encode())
         h.update(op.filled.tobytes())
-        for f in sorted(op.rows):
-            h.update(op.rows[f].tobytes())
+        h.update(op.packed.tobytes())
     return h.hexdigest()
 
 

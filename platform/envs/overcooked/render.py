@@ -39,8 +39,9 @@ def _item(img, k, b, slot, cx, cy, s):
         return
     _disc(img, cx, cy, s // 2 + 2, (90, 90, 90))
     _disc(img, cx, cy, s // 2, _PLATE)
-    for j, f in enumerate(np.flatnonzero(k.in_plate[b] == slot)):
-        _food(img, cx + (j - 1) * (s // 3), cy, int(f), True, s // 3)
+    foods = np.flatnonzero(k.in_plate[b] == slot)
+    for j, f in enumerate(foods):  # chopped food on the plate, side by side
+        _food(img, cx + int((j - (len(foods) - 1) / 2) * (s // 3 + 1)), cy, int(f), True, s // 3)
 
 
 def render_rgb(env, b: int = 0) -> np.ndarray:
@@ -61,12 +62,12 @@ def render_rgb(env, b: int = 0) -> np.ndarray:
     centre = lambda c: (int(c % L.SIZE) * CELL + CELL // 2, int(c // L.SIZE) * CELL + CELL // 2)  # noqa: E731
     for slot in range(5):  # items lying on cells (plated food is drawn on its plate)
         if k.holder[b, slot] < 0 and not (slot < L.N_FOOD and k.in_plate[b, slot] >= 0):
-            _item(img, k, b, slot, *centre(pos[slot]), CELL // 2)
+            _item(img, k, b, slot, *centre(pos[slot]), CELL // 2 + 8)
     for i in range(L.N_AGENTS):
         cx, cy = centre(k.apos[b, i])
-        _disc(img, cx, cy, CELL // 2 - 3, _AGENTS[i])
+        _disc(img, cx, cy, CELL // 2 - 2, _AGENTS[i])
         if k.hold[b, i] >= 0:
-            _item(img, k, b, int(k.hold[b, i]), cx, cy, CELL // 3)
+            _item(img, k, b, int(k.hold[b, i]), cx, cy, CELL // 2)
     return img
 
 

@@ -274,3 +274,21 @@ def test_render():
     text.reset(seed=0)
     frame = text.render_ansi(0)
     assert frame.splitlines()[1] == "K.0#1.L" and "agent_2: holds nothing" in frame
+
+
+def test_navigator_memo_matches_the_search():
+    """The memo table answers exactly what the search gives, with and without believed floor items."""
+    rng = np.random.default_rng(0)
+    floor = L.load("C").floor
+    nav = L.Navigator(floor)
+    cells = np.flatnonzero(floor)
+    start = rng.choice(cells, (40, 3))
+    target = rng.integers(0, L.N_CELLS, (40, 3))
+    mates = rng.choice(np.append(cells, L.Navigator.NONE), (40, 3, 2))
+    blocked = np.where(rng.random((40, 3, 2)) < 0.2, rng.choice(cells, (40, 3, 2)), L.Navigator.NONE)
+    for got_blocked in (None, blocked):
+        moves = nav(start, target, mates, got_blocked)
+        for ix in np.ndindex(40, 3):
+            agents = tuple(int(c) for c in mates[ix] if c < L.N_CELLS and c != start[ix])
+            walls = () if got_blocked is None else tuple(int(c) for c in blocked[ix] if c < L.N_CELLS)
+            assert moves[ix] == L.astar_first_move(floor, int(start[ix]), int(target[ix]), agents, walls)

@@ -51,6 +51,8 @@ class OvercookedEnv(BatchedEnv):
         self.horizon = s.horizon
         self.action_names = (self.lay.macro_names,) * L.N_AGENTS
         self.right_index = self.lay.macro_names.index("right")
+        # [16] per macro index: 0 stay, 1 go to an item, 2 chop, 3 go to counter, 4 one-step move
+        self.macro_kind = np.array([0] + [1] * 8 + [2] + [3] * (self.right_index - 10) + [4] * (16 - self.right_index))
         self.radius = s.obs_radius
         self.nav = navigator(s.map_type)
         task = L.TASKS[s.task]

@@ -180,7 +180,7 @@ class Navigator:
         """Moves [...] for ``start``, ``target`` [...], believed teammate cells ``mates`` [..., 2] and believed
         item cells ``blocked`` [..., k] (``NONE`` where the item does not block the floor; None: nothing does)."""
         mates = np.where(mates == start[..., None], self.NONE, mates)
-        lo, hi = mates.min(-1), mates.max(-1)
+        lo, hi = np.minimum(mates[..., 0], mates[..., 1]), np.maximum(mates[..., 0], mates[..., 1])
         moves = self.table[start, target, lo, hi]
         missing = moves < 0
         if np.count_nonzero(missing):

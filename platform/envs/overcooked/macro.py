@@ -68,12 +68,17 @@ def primitives(env, pos: np.ndarray) -> np.ndarray:
     m, bel, apos = env.cur_mac, env.bel, k.apos
     right = env.right_index
     prim = np.full(m.shape, L.STAY, np.int64)
-    done = m == STAY_M
-    chop = m == CHOP
-    deliver_hack = (m == DELIVER) & (apos == C11) & _believes_agent_at(bel, np.full_like(apos, C21))
-    go_counter = (m == COUNTER_M) & (right > COUNTER_M)
-    move = m >= right
-    navigate = ~(done | chop | deliver_hack | go_counter | move)
+    kind = env.macro_kind[m]  # [B, 3] 0 stay, 1 go to an item, 2 chop, 3 go to counter, 4 one-step move
+    done = kind == 0
+    chop = kind == 2
+    navigate = kind == 1
+    # the reference's deadlock escape: "deliver" from (1,1) with a teammate believed below steps right
+    deliver_hack = navigate & (apos == C11)
+    if np.count_nonzero(deliver_hack):
+        deliver_hack &= (m == DELIVER) & _believes_agent_at(bel, np.full_like(apos, C21))
+        navigate = navigate & ~deliver_hack
+    go_counter = kind == 3
+    move = kind == 4
 
     if np.count_nonzero(chop):
         nb = L.NEIGHBOUR[apos, :4]  # [B, 3, 4] cells right, down, left, up
@@ -109,15 +114,18 @@ def _navigate(env, pos, navigate, prim, done):
     m, bel, apos = env.cur_mac, env.bel, k.apos
     item = _ITEM_OF_MACRO[m]  # macro 1..8 -> item slot 0..7
     tgt = bel[env.bi, env.ai, item]  # [B, 3]
-    inwin = (L.CHEBYSHEV[apos, tgt] <= env.radius) | (env.radius == 0)
+    inwin = (L.CHEBYSHEV[apos, tgt] <= env.radius) if env.radius else np.ones(tgt.shape, bool)
     is_food, is_plate, is_knife = IS_FOOD_M[m], IS_PLATE_M[m], IS_KNIFE_M[m]
     # a food the agent sees lying in a plate cannot be fetched
     in_plate = navigate & is_food & inwin & ((pos[:, None, L.P1] == tgt) | (pos[:, None, L.P2] == tgt))
     done = done | in_plate
     rest = navigate & ~in_plate
-    knife_hack = rest & (tgt == C10) & (apos == C31) & _believes_agent_at(bel, np.full_like(apos, C21))
-    prim = np.where(knife_hack, 0, prim)
-    rest &= ~knife_hack
+    # the reference's deadlock escape: heading for knife 1 from (3,1) with a teammate believed at (2,1)
+    knife_hack = rest & (tgt == C10) & (apos == C31)
+    if np.count_nonzero(knife_hack):
+        knife_hack &= _believes_agent_at(bel, np.full_like(apos, C21))
+        prim = np.where(knife_hack, 0, prim)
+        rest &= ~knife_hack
     taken = rest & inwin & _believes_agent_at(bel, tgt)  # an agent stands on / holds the target
     done |= taken
     go = rest & ~taken

@@ -74,6 +74,7 @@ class ReplayClient:
         self.rng = np.random.default_rng(seed)
         self.restarts = 0
         self.dead: set[int] = set()
+        self._sizes: dict[int, int] = {}  # complete episodes per shard, as last reported
 
     # --------------------------------------------------------------- plumbing
     def _call(self, calls: dict[int, tuple[str, tuple]]) -> dict[int, object]:
@@ -100,6 +101,7 @@ class ReplayClient:
     def _failed(self, i: int, err: Exception) -> None:
         log.warning("replay shard %d failed (%s: %s); restarting it empty", i, type(err).__name__, err)
         self.dead.add(i)
+        self._sizes[i] = 0
         if self.factory is not None:
             self.shards[i] = self.factory(i)
             self.restarts += 1
@@ -109,6 +111,7 @@ class ReplayClient:
         """Install ``shard`` as shard ``i`` (e.g. after the cluster restarted it)."""
         self.shards[i] = shard
         self.dead.discard(i)
+        self._sizes[i] = 0
 
     # --------------------------------------------------------------- ReplayShard-like API
     def add(self, segments: list[Segment]) -> int:
@@ -126,36 +129,48 @@ class ReplayClient:
                 self._failed(i, r)
             else:
                 done += int(r)
+                self._sizes[i] = self._sizes.get(i, 0) + int(r)  # corrected by the next answer (eviction)
         if rejected:
             raise SegmentError("; ".join(rejected))
         return done
 
     def sample(self, batch_size: int, view: str = "mac_sjert") -> Batch | None:
         """A batch drawn from the shards proportional to their episode counts, merged; None if a shard the
-        draw needs is not ready (too few episodes, rate limit) or every shard is empty."""
+        draw needs is not ready (too few episodes, rate limit) or every shard is empty.
+
+        Sizes come from the shards' previous answers (``sample_sized`` returns one with each batch; shards not
+        drawn from are probed in the same round), so a draw is one round trip."""
         live = [i for i in range(len(self.shards)) if i not in self.dead]
-        sizes = self._call({i: ("num_episodes", ()) for i in live})
-        for i, r in sizes.items():
-            if isinstance(r, Exception):
-                self._failed(i, r)
-        ready = {i: int(r) for i, r in sizes.items() if not isinstance(r, Exception) and int(r) > 0}
-        if not ready:
+        if not any(self._sizes.get(i, 0) > 0 for i in live):
+            self._refresh_sizes(live)
+        ids = [i for i in live if self._sizes.get(i, 0) > 0]
+        if not ids:
             return None
-        ids = list(ready)
-        p = np.array([ready[i] for i in ids], np.float64)
-        counts = self.rng.multinomial(batch_size, p / p.sum())
-        results = self._call({i: ("sample", (int(c), view)) for i, c in zip(ids, counts) if c > 0})
-        batches = []
-        for i, r in results.items():
+        p = np.array([self._sizes[i] for i in ids], np.float64)
+        counts = dict(zip(ids, self.rng.multinomial(batch_size, p / p.sum()).tolist()))
+        calls = {i: ("sample_sized", (counts[i], view)) if counts.get(i, 0) > 0 else ("num_episodes", ()) for i in live}
+        batches, ok = [], True
+        for i, r in self._call(calls).items():
+            if isinstance(r, ValueError) and not isinstance(r, SegmentError):
+                raise r  # a bad argument, not a dead shard
             if isinstance(r, Exception):
-                if isinstance(r, ValueError) and not isinstance(r, SegmentError):
-                    raise r  # a bad argument, not a dead shard
                 self._failed(i, r)
-                return None
-            if r is None:
-                return None
-            batches.append(r)
-        return merge_batches(batches)
+                self._sizes[i] = 0
+                ok = ok and counts.get(i, 0) == 0
+            elif calls[i][0] == "num_episodes":
+                self._sizes[i] = int(r)
+            else:
+                batch, self._sizes[i] = r
+                ok = ok and batch is not None
+                batches.append(batch)
+        return merge_batches(batches) if ok else None
+
+    def _refresh_sizes(self, live: list[int]) -> None:
+        for i, r in self._call({i: ("num_episodes", ()) for i in live}).items():
+            if isinstance(r, Exception):
+                self._failed(i, r)
+                r = 0
+            self._sizes[i] = int(r)
 
     def stats(self) -> dict[str, float]:
         """Sums of the shards' stats (rates recomputed), plus shard restarts."""

@@ -146,6 +146,11 @@ class ReplayShard:
                 self.storage.unpin(ids.tolist())
         return batching.to_torch(rows)
 
+    def sample_sized(self, batch_size: int, view: str = "mac_sjert") -> tuple[Batch | None, int]:
+        """``(sample(batch_size, view), num_episodes())`` in one call (one round trip for a remote shard)."""
+        batch = self.sample(batch_size, view)
+        return batch, self.num_episodes()
+
     def update_priorities(self, episode_ids, priorities) -> None:
         """Prioritised sampler: set the priorities of sampled episodes (e.g. their mean |TD error|)."""
         with self._lock:

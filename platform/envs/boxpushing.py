@@ -25,6 +25,7 @@ import numpy as np
 
 from asyncmarl.platform.envs.base import BatchedEnv, Step
 from asyncmarl.platform.envs.boxpushing_render import render_ansi, render_rgb
+from asyncmarl.platform.envs.boxpushing_single import single_tables, step_single
 from asyncmarl.platform.envs.boxpushing_tables import NO_PUSH, RIDE, tables
 from asyncmarl.platform.envs.registry import register
 
@@ -107,8 +108,10 @@ class BoxPushing(BatchedEnv):
         r1 = self.step_reward + self.penalty
         self._rew64 = np.array([self.step_reward, r1, r1 + self.penalty])
         self._rew32 = self._rew64.astype(np.float32)
+        self._rew32_1 = self._rew32[:, None]  # [3, 1]: a B = 1 reward array per number of penalties
         self._box_rewards = np.array([self.small_box_reward, self.small_box_reward, self.big_box_reward])
         B = self.batch_size
+        self._single = single_tables(L) if B == 1 else None  # Python-int fast path at B = 1
         lay = tb.layout
         self._pose0 = np.array([[tb.encode(x, y, o, 0) for x, y, o in lay.agent_start]], np.int64)  # [1, 2]
         # constants with the batch's shape: same-shape, same-dtype ufuncs take numpy's fastest path
@@ -211,6 +214,10 @@ class BoxPushing(BatchedEnv):
         return self._make_step(code, reward, term, trunc, mac, self._t.copy(), extras)
 
     def _step(self, actions: np.ndarray) -> Step:
+        if self._single is not None:
+            step = step_single(self, actions)
+            if step is not None:
+                return step
         tb = self._tb
         e2 = np.where(self._choosing, actions, self._cur)  # [B, 2] chosen action, or current action + 8 if busy
         T = tb.ES[e2] + self._hp  # [B, 2] index of each agent's outcome in the tables

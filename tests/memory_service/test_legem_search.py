@@ -216,3 +216,42 @@ def test_unknown_episodes_are_left_unchanged():
     mem.add_episodes(scripted_dataset(300))
     longer = stag_hunter_episode([4, 9])  # a length no stored caught episode of this seed may have
     assert mem.pivots(longer).shape == (1, len(longer["reward"]))
+
+
+def cells_episode(cells, reward_last):
+    """One agent over one-hot cells (6), always choosing action 1; reward only at the last step."""
+    T = len(cells)
+    obs = np.zeros((T + 1, 1, 6), np.float32)
+    obs[np.arange(T), 0, cells] = 1.0
+    reward = np.zeros(T, np.float32)
+    reward[-1] = reward_last
+    return {"real_obs": obs, "obs": obs, "actions": np.ones((T, 1), np.int64), "choosing": np.ones((T + 1, 1), bool),
+            "reward": reward, "return": float(reward_last), "length": T, "extras": {}}
+
+
+@pytest.mark.parametrize("scheme", ["I", "II"])
+def test_search_on_a_hand_computed_graph(scheme):
+    """Rewarded A = cells 0,1,3,4 (x3) and B = 0,2,3,4 (x1); unrewarded 0,1,3,5 (x3) and 0,2,3,4 (x6).
+
+    Graph visits along A's path: 13, 6, 13, 10 (B's: 13, 7, 13, 10): UL ends at level 1 on both (Scheme I).
+    Rewarded share along the most visited rewarded path, which is A's (edge 1->3 seen 3 times, 2->3 once):
+    4/13, 3/6, 4/13, 4/10: maximum at level 1 (Scheme II). B's own path (4/13, 1/7, 4/13, 4/10) would give
+    level 3 = t, i.e. nothing: Scheme II reads the most visited path, not the query's.
+    """
+    A, B = cells_episode([0, 1, 3, 4], 1.0), cells_episode([0, 2, 3, 4], 1.0)
+    fail_a, fail_b = cells_episode([0, 1, 3, 5], 0.0), cells_episode([0, 2, 3, 4], 0.0)
+    mem = LegemMemory(LegemConfig(scheme=scheme, key="exact"))
+    mem.add_episodes([A] * 3 + [B] + [fail_a] * 3 + [fail_b] * 6)
+    g = mem.graphs
+    node = {(t, c): g.lookup(0, 3, t, exact(c)) for t, c in [(0, 0), (1, 1), (1, 2), (2, 3), (3, 4)]}
+    assert [int(g.visits[node[k]].sum()) for k in [(0, 0), (1, 1), (2, 3), (3, 4)]] == [13, 6, 13, 10]
+    assert [int(g.visits[node[k], 1]) for k in [(0, 0), (1, 1), (1, 2), (2, 3), (3, 4)]] == [4, 3, 1, 4, 4]
+    assert mem.agent_pivots(A)[0, 3, 0] == 1
+    assert mem.agent_pivots(B)[0, 3, 0] == 1
+    assert mem.redistribute(B).tolist() == [0, 1.0, 0, np.float32(0.01)]
+
+
+def exact(cell):
+    obs = np.zeros(6, np.float32)
+    obs[cell] = 1.0
+    return obs.tobytes() + np.int64(1).tobytes()

@@ -18,7 +18,6 @@ trajectories; ``reset(seed)`` accepts them for the common interface.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np

@@ -29,7 +29,7 @@ class SingleTables:
         self.PUSHK, self.READY, self.NEXTCUR = tb.PUSHK.tolist(), tb.READY.tolist(), tb.NEXTCUR.tolist()
         self.KF, self.FY, self.FC, self.CELL, self.OBI = (v.tolist() for v in (tb.KF, tb.FY, tb.FC, tb.CELL, tb.OBI))
         self.IS_MOVE, self.MOVEY_GOFF = tb.IS_MOVE.tolist(), tb.MOVEY_GOFF.tolist()
-        self.MOVEY_NP, self.MOVEY_DN = tb.MOVEY_NP.tolist(), tb.MOVEY_DN.tolist()
+        self.MOVEY_NP, self.MOVEY_DN = tb.MOVEY_NP, tb.MOVEY_DN  # large and rarely read: stay arrays
         self.P, self.L, self.row0 = tb.P, tb.L, tb.layout.box_row
         codes = np.arange(256)
         self.OBS2 = _frozen(obs_table[np.stack([codes // 16, codes % 16], 1)][:, None])  # [256, 1, 2, 5]
@@ -73,7 +73,7 @@ def step_single(env, actions: np.ndarray) -> Step | None:
     n0, d0, pc0 = NP[T0], DN[T0], PC[T0]
     if y[0] != row0 and s.IS_MOVE[e0]:  # go-to obstacles follow small box 0's row
         i = s.MOVEY_GOFF[e0] + (y[0] - row0) * P + p0
-        n0, d0, pc0 = s.MOVEY_NP[i], s.MOVEY_DN[i], 0
+        n0, d0, pc0 = int(s.MOVEY_NP[i]), bool(s.MOVEY_DN[i]), 0
     k0 = s.PUSHK[T0]
     moved = k0 != 4
     if moved:
@@ -83,7 +83,7 @@ def step_single(env, actions: np.ndarray) -> Step | None:
     n1, d1, pc1 = NP[T1], DN[T1], PC[T1]
     if y[0] != row0 and s.IS_MOVE[e1]:
         i = s.MOVEY_GOFF[e1] + (y[0] - row0) * P + p1
-        n1, d1, pc1 = s.MOVEY_NP[i], s.MOVEY_DN[i], 0
+        n1, d1, pc1 = int(s.MOVEY_NP[i]), bool(s.MOVEY_DN[i]), 0
     k1 = s.PUSHK[T1]
     if k1 != 4:
         y[k1] += 1

@@ -88,6 +88,20 @@ def test_big_box_with_tomacvf_preset_and_overrides():
     assert sum(float(s.reward[0]) for s in steps) == pytest.approx(50 - 6, abs=1e-4)
 
 
+def test_joint_push_from_stale_waypoints_reference_quirk():
+    # The reference never forgets the waypoint an agent last reached: after reaching the big-box spots (4 steps)
+    # the agents turn outwards (1), push-walk to the side walls (2), turn up (1) and push together: the big box
+    # moves up although nobody is under it (2 steps to the goal), carrying the agents up. 10 steps, 300 - 1.0.
+    script = [[GO_BB0, GO_BB1]] * 4 + [[LEFT, RIGHT]] + [[PUSH, PUSH]] * 2 + [[RIGHT, LEFT]] + [[PUSH, PUSH]] * 2
+    for B in (1, 3):  # the B = 1 fast path and the vectorised path
+        env = make_batched("boxpushing-6", B)
+        env.reset(seed=0)
+        steps = [env.step(np.array([a] * B, np.int64)) for a in script]
+        assert steps[-1].terminated.all() and sum(float(s.reward[0]) for s in steps) == pytest.approx(299.0, abs=1e-4)
+        assert env.positions(B - 1)["agents"] == [(0, 4, 0), (5, 4, 0)]
+        assert env.positions(B - 1)["boxes"] == [(0, 3), (5, 3), (2, 5)]
+
+
 def test_small_box_pushed_to_goal_6():
     # agent_0 at (0, 1) facing right: turns up (step 1), steps onto (0, 2) facing up (step 2, done).
     # Push: box (0, 3) -> (0, 4) (step 3), -> (0, 5) = goal (step 4). agent_1 stays. Return 20 + 4 * -0.1.

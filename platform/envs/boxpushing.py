@@ -33,7 +33,8 @@ REWARD_PRESETS = {
     "published": (300.0, 20.0, -10.0),  # MacroMARL scripts' defaults, behind every published BoxPushing number
     "tomacvf": (100.0, 10.0, -10.0),  # as stated in the ToMacVF appendix
 }
-GRID_SIZES = (6, 8, 10, 12, 14, 20, 30)  # registered scenarios; any even L >= 6 works
+GRID_SIZES = (6, 8, 10, 12, 14, 20, 30)  # registered scenarios
+MAX_GRID = 40  # largest grid_size accepted (the tables grow with L^3: about 33 MB at L = 30)
 ACTION_NAMES = ("go_small_box_0", "go_small_box_1", "go_big_box_spot_0", "go_big_box_spot_1", "push",
                 "turn_left", "turn_right", "stay")
 # obs code (bits: 1 small box, 2 big box, 4 wall, 8 teammate) -> the 5 observation bits; "empty" when none is set
@@ -46,7 +47,7 @@ OBS_TABLE = np.array(
 class BoxPushingSettings:
     """Settings of a BoxPushing scenario (the scenario presets set ``grid_size``)."""
 
-    grid_size: int = 6  # side L of the square grid: an even int >= 6 (the reference's layouts)
+    grid_size: int = 6  # side L of the square grid: an even int in 6..40 (the reference's layouts)
     reward_preset: str = "published"  # "published" (big 300, small 20, penalty -10) or "tomacvf" (100, 10, -10)
     big_box_reward: float | None = None  # overrides the preset's big-box reward when set
     small_box_reward: float | None = None  # overrides the preset's small-box reward when set
@@ -56,16 +57,19 @@ class BoxPushingSettings:
 
     def __post_init__(self):
         L = self.grid_size
-        if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or L < 6 or L % 2:
-            raise ValueError(f"BoxPushing setting grid_size must be an even int >= 6 (e.g. {GRID_SIZES}), got {L!r}")
+        if isinstance(L, bool) or not isinstance(L, (int, np.integer)) or not 6 <= L <= MAX_GRID or L % 2:
+            raise ValueError(f"BoxPushing setting grid_size must be an even int in 6..{MAX_GRID} "
+                             f"(registered: {GRID_SIZES}), got {L!r}")
         if self.reward_preset not in REWARD_PRESETS:
             raise ValueError(
                 f"BoxPushing setting reward_preset must be one of {sorted(REWARD_PRESETS)}, got {self.reward_preset!r}"
             )
         for f in ("big_box_reward", "small_box_reward", "penalty", "step_reward"):
             v = getattr(self, f)
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating))):
-                raise ValueError(f"BoxPushing setting {f} must be a number{' or None' if f != 'step_reward' else ''}, got {v!r}")
+            if v is None and f != "step_reward":
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise ValueError(f"BoxPushing setting {f} must be a number, got {v!r}")
         h = self.horizon
         if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
             raise ValueError(f"BoxPushing setting horizon must be a positive int, got {h!r}")

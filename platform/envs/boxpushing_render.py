@@ -11,7 +11,8 @@ ARROWS = "^>v<"  # orientation 0 up, 1 right, 2 down, 3 left
 AGENT_RGB = ((40, 160, 60), (40, 90, 200))  # agent_0 green, agent_1 blue
 OUTER_RGB = ((20, 90, 30), (20, 40, 120))
 BOX_RGB, BOX_EDGE_RGB = (200, 140, 40), (110, 70, 10)
-GOAL_RGB, WALL_RGB, GRID_RGB, WAYPOINT_RGB, SENSOR_RGB = (250, 230, 90), (40, 40, 40), (170, 170, 170), (190, 40, 40), (230, 40, 40)
+GOAL_RGB, WALL_RGB, GRID_RGB = (250, 230, 90), (40, 40, 40), (170, 170, 170)
+WAYPOINT_RGB, SENSOR_RGB = (190, 40, 40), (230, 40, 40)
 
 
 def render_rgb(layout, pos: dict) -> np.ndarray:
@@ -63,8 +64,8 @@ def render_rgb(layout, pos: dict) -> np.ndarray:
 
 
 def render_ansi(layout, pos: dict, t: int) -> str:
-    """A text frame, top row first: ``b0``/``b1`` small boxes, ``BB`` big box, ``0^`` agent 0 facing up, ``..`` waypoint,
-    ``==`` goal row. Agents outside the grid are listed below the frame."""
+    """A text frame, top row first: ``b0``/``b1`` small boxes, ``BB`` big box, ``0^`` agent 0 facing up,
+    ``..`` waypoint, ``==`` goal row. Agents outside the grid are listed below the frame."""
     L = layout.L
     grid = [["  " for _ in range(L)] for _ in range(L)]
     for x in range(L):

@@ -1,11 +1,11 @@
 """The B = 1 fast path of BoxPushing: the same lookup tables, indexed with Python ints.
 
-At ``B = 1`` numpy's per-call overhead (about 0.3-1 us a call) dominates a table-driven step of some 50 calls.
+At ``B = 1`` numpy's per-call overhead (about 0.3-1 us a call) dominates a table-driven step of ~50 calls.
 Except while a joint big-box push starts or runs, :func:`step_single` reads the copy's state out of the core's
 arrays, does the lookups in Python lists built from the very same tables (keeping the reference's agent order
 for box pushes), and writes new arrays back, so the core's state is always the arrays and every other path
-(joint pushes, resets, ``B > 1``) is the vectorised one. Tests compare ``B > 1`` cores against ``B = 1`` cores step by step, so the two paths are
-checked against each other.
+(joint pushes, resets, ``B > 1``) is the vectorised one. Tests compare ``B > 1`` cores against ``B = 1`` cores
+step by step, so the two paths are checked against each other.
 """
 from __future__ import annotations
 

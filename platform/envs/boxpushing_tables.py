@@ -147,6 +147,11 @@ class Tables:
         nori = np.where(at, 0, nori)
         return nx, ny, nori, at | done
 
+    def _at_wall(self, x, y, o):
+        """Facing the wall from the cell next to it (the reference's exact-position test)."""
+        L = self.L
+        return ((o == 0) & (y == L - 1)) | ((o == 1) & (x == L - 1)) | ((o == 2) & (y == 0)) | ((o == 3) & (x == 0))
+
     def _build_outcomes(self) -> None:
         L, P = self.L, self.P
         x, y, o, b = self.PX, self.PY, self.PO, self.PB
@@ -169,14 +174,13 @@ class Tables:
             # push: wall in front -> penalty; else step forward into the front cell, then
             #   small box there and facing up -> it moves up with the agent (ends when it reaches the goal row);
             #   any other box there -> bounce back, penalty; nothing there -> ends at the wall.
-            edge = ((o == 0) & (y == L - 1)) | ((o == 1) & (x == L - 1)) | ((o == 2) & (y == 0)) | ((o == 3) & (x == 0))
+            edge = self._at_wall(x, y, o)
             fx, fy = x + DX[o], y + DY[o]
             pushes = (hit == 1) & (o == 0) & (self.KF < 2) & ~edge
             bounce = (hit == 1) & ~pushes & ~edge
             stay = edge | bounce
             npose = np.where(stay, np.arange(P), self.encode(fx, fy, o, b))
-            f_edge = ((o == 0) & (fy == L - 1)) | ((o == 1) & (fx == L - 1)) | ((o == 2) & (fy == 0)) | ((o == 3) & (fx == 0))
-            dn = stay | np.where(pushes, fy + 1 == L - 1, f_edge)
+            dn = stay | np.where(pushes, fy + 1 == L - 1, self._at_wall(fx, fy, o))
             pushk = np.where(pushes, self.KF, NO_PUSH)
             put(ROW_PUSH_BUSY, hit, npose, dn, stay, pushk)
             put(ROW_PUSH_CHOSEN, hit, npose, dn, stay, pushk, np.where(o == 0, b, 0))
@@ -188,7 +192,8 @@ class Tables:
         # slow-path trigger: a small box moves, or a joint big-box push may start
         self.SPECIAL = (PUSHK != NO_PUSH) | (READY > 0)
         self.PC = PEN.astype(np.int64)  # penalties of the outcome (0 or 1)
-        # go-to outcomes with small box 0 in any row y0 >= its start row: index ((goal * NY + y0 - box_row) * P + pose)
+        # go-to outcomes with small box 0 in any row y0 >= its start row,
+        # at index (goal * NY + y0 - box_row) * P + pose
         ny = L - self.layout.box_row
         g, y0 = np.repeat(np.arange(4), ny * P), np.tile(np.repeat(np.arange(ny) + self.layout.box_row, P), 4)
         xx, yy, oo, bb = (np.tile(v, 4 * ny) for v in (x, y, o, b))

@@ -52,7 +52,8 @@ def test_reset_observation_and_state(name):
     np.testing.assert_allclose(s[:6], [(off + 0.5) / L, 1.5 / L, 0, 1, 0, 0], rtol=1e-6)
     np.testing.assert_allclose(s[6:12], [(L - 0.5 - off) / L, 1.5 / L, 0, 0, 0, 1], rtol=1e-6)
     row = (L // 2 + 0.5) / L
-    np.testing.assert_allclose(s[12:], [(off + 0.5) / L, row, (L - 0.5 - off) / L, row, (L // 2) / L, row], rtol=1e-6)
+    boxes = [(off + 0.5) / L, row, (L - 0.5 - off) / L, row, (L // 2) / L, row]
+    np.testing.assert_allclose(s[12:], boxes, rtol=1e-6)
     assert step.choosing.all() and step.t[0] == 0
 
 
@@ -60,7 +61,8 @@ def test_big_box_pushed_by_both_agents_6():
     # Each agent: 2 steps sideways, 1 turn up, 1 step up onto its big-box spot (done there, facing up) = 4 steps.
     # Then both push: box row 3 -> 4 (step 5) -> 5 = goal (step 6). Return 300 + 6 * -0.1.
     env, steps = run("boxpushing-6", [[GO_BB0, GO_BB1]] * 4 + [[PUSH, PUSH]] * 2)
-    assert [s.choosing[0].tolist() for s in steps] == [[False, False]] * 3 + [[True, True], [False, False], [True, True]]
+    choosing = [s.choosing[0].tolist() for s in steps]
+    assert choosing == [[False, False]] * 3 + [[True, True], [False, False], [True, True]]
     assert [s.elapsed[0].tolist() for s in steps] == [[0, 0], [1, 1], [2, 2], [3, 3], [0, 0], [1, 1]]
     assert not any(s.terminated[0] for s in steps[:-1]) and steps[-1].terminated[0] and not steps[-1].truncated[0]
     assert steps[-1].t[0] == 6
@@ -175,7 +177,8 @@ def _random_episode(name, seed, junk_for_busy):
         if junk_for_busy:
             a = np.where(step.choosing, a, junk.integers(-100, 100, (1, 2)))
         step = env.step(a)
-        out.append((step.obs.copy(), step.state.copy(), float(step.reward[0]), step.choosing.copy(), step.macro_action.copy()))
+        out.append((step.obs.copy(), step.state.copy(), step.reward.copy(), step.choosing.copy(),
+                    step.macro_action.copy()))
     return out
 
 
@@ -285,6 +288,8 @@ def test_unknown_scenario_and_bad_settings():
         make("boxpushing-6", grid_sise=8)
     with pytest.raises(ValueError, match="grid_size"):
         make("boxpushing-6", grid_size=7)
+    with pytest.raises(ValueError, match=r"grid_size.*6\.\.40"):
+        make("boxpushing-6", grid_size=42)
     with pytest.raises(ValueError, match="reward_preset.*published"):
         make("boxpushing-6", reward_preset="paper")
     with pytest.raises(ValueError, match="horizon"):

@@ -43,7 +43,7 @@ class SegmentCutter:
         self._seg_index = np.zeros((B, n), np.int64)  # [B, n] k of the running action m_k^i
         self._seg_version = np.zeros((B, n), np.int64)  # [B, n] policy version that chose it
         self._ret = np.zeros((B, n), np.float64)  # [B, n] R_m accumulated so far
-        self._ret_return = np.zeros(B, np.float64)  # [B] undiscounted episode return
+        self._episode_return = np.zeros(B, np.float64)  # [B] undiscounted episode return
 
     # ------------------------------------------------------------------ storage
     def _allocate(self, step: Step) -> None:
@@ -90,7 +90,7 @@ class SegmentCutter:
         self._seg_start[idx] = 0
         self._seg_index[idx] = 0
         self._ret[idx] = 0.0
-        self._ret_return[idx] = 0.0
+        self._episode_return[idx] = 0.0
 
     def abandon(self, where: np.ndarray) -> None:
         """Drop the open episodes of copies where ``where`` is True (nothing is emitted for them)."""
@@ -123,7 +123,7 @@ class SegmentCutter:
         self._seg_version = np.where(starting, policy_version, self._seg_version)
         discount = self.gamma ** (t[:, None] - self._seg_start).astype(np.float64)  # [B, n]
         self._ret = np.where(starting, 0.0, self._ret) + discount * step.reward[:, None]
-        self._ret_return += step.reward
+        self._episode_return += step.reward
 
         done = np.asarray(step.done, bool) & self.active  # [B]
         ended = (np.asarray(step.choosing, bool) | done[:, None]) & self.active[:, None]  # [B, n]
@@ -160,7 +160,7 @@ class SegmentCutter:
             "actions": buf["actions"][b, :T].copy(),  # [T, n]
             "choosing": buf["choosing"][b, : T + 1].copy(),  # [T+1, n]
             "reward": buf["reward"][b, :T].copy(),  # [T]
-            "return": float(self._ret_return[b]),
+            "return": float(self._episode_return[b]),
             "length": T,
             "terminated": bool(step.terminated[b]),
             "extras": {k: float(np.asarray(v)[b]) for k, v in step.extras.items()},

@@ -22,7 +22,7 @@ def render_rgb(layout, pos: dict) -> np.ndarray:
     it (clipped there if further out).
     """
     L = layout.L
-    s = max(12, 480 // L)  # pixels per cell
+    s = max(24, 480 // L)  # pixels per cell
     n = L + 2
     img = np.full((n * s, n * s, 3), 255, np.uint8)
     img[:s], img[-s:], img[:, :s], img[:, -s:] = WALL_RGB, WALL_RGB, WALL_RGB, WALL_RGB

@@ -192,14 +192,15 @@ def test_busy_agents_ignore_their_actions(name):
                 np.testing.assert_array_equal(u, v)
 
 
-def test_macro_done_and_elapsed_bookkeeping_over_whole_episodes():
-    env = make_batched("boxpushing-8", 4)
+@pytest.mark.parametrize("B", [1, 4])
+def test_macro_done_and_elapsed_bookkeeping_over_whole_episodes(B):
+    env = make_batched("boxpushing-8", B)
     step = env.reset(seed=0)
     rng = np.random.default_rng(0)
     prev = step
     n_long = 0
     for _ in range(400):
-        a = rng.integers(0, 8, (4, 2))
+        a = rng.integers(0, 8, (B, 2))
         step = env.step(a)
         live = ~prev.done
         chose = prev.choosing

@@ -255,3 +255,47 @@ def exact(cell):
     obs = np.zeros(6, np.float32)
     obs[cell] = 1.0
     return obs.tobytes() + np.int64(1).tobytes()
+
+
+def test_redistribute_on_replay_batches_of_the_real_game():
+    """The learner's path: rollout cutter -> replay shard -> sampled Batch -> LegemMemory.redistribute."""
+    if not have_real_env():
+        pytest.skip("stag-hunter is not registered yet")
+    from asyncmarl.memory_service.replay import ReplayConfig, ReplayShard
+    from asyncmarl.platform.envs import env_info, make_batched
+    from asyncmarl.rollout_workers.segments import SegmentCutter
+
+    env = make_batched("stag-hunter", batch_size=64)
+    rng = np.random.default_rng(0)
+    step = env.reset(seed=0)
+    cutter = SegmentCutter(64, 2, gamma=ReplayConfig().gamma)
+    cutter.begin(step, np.ones(64, bool), np.arange(64))
+    shard, mem = ReplayShard(ReplayConfig(), seed=0), LegemMemory(LegemConfig(), env_info("stag-hunter"))
+    next_id, episodes = 64, 0
+    while episodes < 800:
+        actions = ((rng.random((64, 2)) < 0.15) & step.action_mask[..., 1]).astype(np.int64)
+        step = env.step(actions)
+        segments, trajs = cutter.record(actions, step)
+        shard.add(segments)
+        mem.add_episodes(trajs)
+        episodes += len(trajs)
+        if step.done.any():
+            done = step.done
+            step = env.reset(seed=int(rng.integers(1 << 30)), where=done)
+            cutter.begin(step, done, next_id + np.arange(64))
+            next_id += 64
+    moved = 0
+    for _ in range(10):
+        batch = shard.sample(64, "mac_sjert")
+        red = mem.redistribute(batch)  # [B, T]
+        assert red.shape == batch["reward"].shape and red.dtype == batch["reward"].dtype
+        rewarded = (batch["reward"] != 0).any(1)  # [B] caught episodes
+        assert torch.equal((red != batch["reward"]).any(1), rewarded)  # every caught episode moves, none else
+        for b in torch.nonzero(rewarded).flatten().tolist():
+            length = int(batch["filled"][b].sum())
+            t = int(torch.nonzero(batch["reward"][b]).flatten()[0])
+            committed = batch["choosing"][b, :length] & (batch["actions"][b, :length] == 1)  # [L, n]
+            decisive = max(int(torch.nonzero(committed[:, i]).flatten()[0]) for i in range(2))
+            assert red[b, decisive] == batch["reward"][b, t] and red[b, t] == batch["reward"][b, t] * 0.01
+            moved += 1
+    assert moved > 0

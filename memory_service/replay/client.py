@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from asyncmarl.memory_service.replay.assembly import SegmentError
+from asyncmarl.memory_service.replay.batch import to_torch
 from asyncmarl.memory_service.replay.config import ReplayConfig
 from asyncmarl.platform.data import Segment
 from asyncmarl.platform.roles import Batch
@@ -148,7 +149,9 @@ class ReplayClient:
             return None
         p = np.array([self._sizes[i] for i in ids], np.float64)
         counts = dict(zip(ids, self.rng.multinomial(batch_size, p / p.sum()).tolist()))
-        calls = {i: ("sample_sized", (counts[i], view)) if counts.get(i, 0) > 0 else ("num_episodes", ()) for i in live}
+        # remote shards answer with numpy arrays (no pickling of tensors), converted here
+        calls = {i: ("sample_sized", (counts[i], view, _is_actor(self.shards[i]))) if counts.get(i, 0) > 0
+                 else ("num_episodes", ()) for i in live}
         batches, ok = [], True
         for i, r in self._call(calls).items():
             if isinstance(r, ValueError) and not isinstance(r, SegmentError):
@@ -162,7 +165,7 @@ class ReplayClient:
             else:
                 batch, self._sizes[i] = r
                 ok = ok and batch is not None
-                batches.append(batch)
+                batches.append(to_torch(batch) if isinstance(batch, dict) and _is_actor(self.shards[i]) else batch)
         return merge_batches(batches) if ok else None
 
     def _refresh_sizes(self, live: list[int]) -> None:

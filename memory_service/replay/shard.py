@@ -117,6 +117,11 @@ class ReplayShard:
     def sample(self, batch_size: int, view: str = "mac_sjert") -> Batch | None:
         """A padded episode batch (keys in ``platform/roles.py``), or None when fewer than ``min_episodes``
         complete episodes are stored or the samples-per-insert limit holds."""
+        rows = self.sample_arrays(batch_size, view)
+        return None if rows is None else batching.to_torch(rows)
+
+    def sample_arrays(self, batch_size: int, view: str = "mac_sjert") -> dict[str, np.ndarray] | None:
+        """``sample`` as numpy arrays: what a remote caller should fetch (Ray hands numpy over without copying)."""
         if view not in VIEWS:
             raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
@@ -144,11 +149,12 @@ class ReplayShard:
         finally:
             with self._lock:
                 self.storage.unpin(ids.tolist())
-        return batching.to_torch(rows)
+        return rows
 
-    def sample_sized(self, batch_size: int, view: str = "mac_sjert") -> tuple[Batch | None, int]:
-        """``(sample(batch_size, view), num_episodes())`` in one call (one round trip for a remote shard)."""
-        batch = self.sample(batch_size, view)
+    def sample_sized(self, batch_size: int, view: str = "mac_sjert", arrays: bool = False):
+        """``(sample(batch_size, view), num_episodes())`` in one call (one round trip for a remote shard);
+        ``arrays`` returns the batch as numpy arrays (``sample_arrays``)."""
+        batch = self.sample_arrays(batch_size, view) if arrays else self.sample(batch_size, view)
         return batch, self.num_episodes()
 
     def update_priorities(self, episode_ids, priorities) -> None:

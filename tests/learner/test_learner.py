@@ -162,3 +162,13 @@ def test_checkpoint_of_another_algorithm_is_refused():
     state = _learner("qmix").state_dict()
     with pytest.raises(ValueError, match="learner.algo='qmix'"):
         _learner("tomacvf").load_state_dict(state)
+
+
+def test_tomacvf_with_legem_recomputes_segment_returns_from_the_rewards_it_trains_on():
+    """Handing LeGEM the unchanged rewards reproduces the ordinary update exactly (the recomputed R_m equal the
+    batch's seg_return)."""
+    _, sj, _ = _batches(seed=4)
+    plain = _learner("tomacvf").update(sj)
+    same = _learner("tomacvf", legem=True).update({**sj, "reward_redistributed": sj["reward"].clone()})
+    for key in ("losses/micro_td", "losses/macro_td"):
+        assert same[key] == pytest.approx(plain[key], rel=1e-5)

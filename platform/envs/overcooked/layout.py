@@ -163,9 +163,9 @@ class Navigator:
     """First A* moves, memoised in a dense [start, target, teammate 1, teammate 2] table (cell 49: none).
 
     Lookups are one gather over all copies and agents; a combination seen for the first time is searched once
-    per process (the kitchen is tiny, so the table fills within the first few thousand steps). An agent that
-    believes an item lies on a floor cell (a teammate carried it out of sight) plans around it: those rare
-    searches are memoised in a dict keyed by the blocked cells as well.
+    per process, so misses grow rarer as the table fills. An agent that believes an item lies on a floor cell
+    (a teammate carried it out of sight) plans around it: those rare searches are memoised in a dict keyed by
+    the blocked cells as well.
     """
 
     NONE = N_CELLS

@@ -33,6 +33,8 @@ log = logging.getLogger("asyncmarl.cluster")
 RESUMABLE_CHANGES = ("cluster.total_env_steps", "cluster.runtime", "cluster.address", "cluster.actor_cpus",
                      "cluster.max_restarts", "name")
 
+CHART_NAMES = {"return": "charts/episodic_return", "length": "charts/episodic_length"}  # CleanRL's names
+
 
 @dataclass
 class Counters:
@@ -151,8 +153,7 @@ class Driver:
                 if key in ("worker_id", "policy_version"):
                     continue
                 vals = [float(e[key]) for e in eps if key in e]
-                name = {"return": "charts/episodic_return", "length": "charts/episodic_length"}.get(key, f"charts/{key}")
-                row[name] = float(np.mean(vals))
+                row[CHART_NAMES.get(key, f"charts/{key}")] = float(np.mean(vals))
             row["rollout/policy_lag"] = float(np.mean([self.c.version - e.get("policy_version", 0) for e in eps]))
         row["rollout/shard_errors"] = int(sum(self._window.pop("shard_errors", [])))
         s = self._learner_sums
@@ -163,9 +164,14 @@ class Driver:
         if n:
             row.update({k: v / n for k, v in s.items()})
         s.clear()
-        for role in ("rollout", "shard", "learner"):
+        for role in ("rollout", "shard", "learner", "legem"):
             row[f"faults/restarts_{role}"] = self.topo.restarts[role] if self.topo else 0
         row.update(self._replay_stats())
+        if self.topo.legem is not None:
+            try:
+                row.update(resolve(call(self.topo.legem, "stats")))
+            except failure_types():
+                pass
         self.metrics.write(row)
         self.wandb.log(row, step=self.c.env_steps)
         self.progress.update(self.c.env_steps, self.c.episodes, row.get("charts/episodic_return", float("nan")),
@@ -208,6 +214,16 @@ class Driver:
             log.warning("evaluation GIF skipped: %s", e)
         return row
 
+    def _log_curve(self) -> None:
+        """The run's learning curve as ``media/curves.png`` and a wandb image."""
+        from asyncmarl.cluster.plot import plot_runs
+
+        try:
+            path = plot_runs([self.run_dir], self.run_dir / "media" / "curves.png")
+        except ValueError:  # nothing logged yet (a very short run)
+            return
+        self.wandb.log_media("media/learning_curve", path, step=self.c.env_steps)
+
     # ------------------------------------------------------------------ checkpoints
     def collect_state(self) -> dict:
         topo = self.topo
@@ -216,7 +232,8 @@ class Driver:
                 "rollouts": [call(r, "state_dict") for r in topo.rollouts]}
         c = dataclasses.replace(self.c, elapsed_s=self.c.elapsed_s + time.perf_counter() - self._t0)
         return {"format": 1, "config": config_to_dict(self.cfg), "counters": dataclasses.asdict(c),
-                "learner": resolve(refs["learner"]), "legem": resolve(refs["legem"]) if refs["legem"] else None,
+                "learner": resolve(refs["learner"]),
+                "legem": resolve(refs["legem"]) if refs["legem"] is not None else None,
                 "policy": resolve(refs["policy"]), "rollouts": [resolve(r) for r in refs["rollouts"]],
                 "restarts": dict(topo.restarts),
                 "wandb_id": self.wandb.run_id}
@@ -250,6 +267,14 @@ class Driver:
             log.warning("learner restarted from scratch: no checkpoint yet")
             return
         resolve(call(self.topo.learner, "load_state_dict", load_checkpoint(self.last_checkpoint)["learner"]))
+
+    def legem_restarted(self) -> None:
+        """Load the last checkpoint's LeGEM graphs into a freshly restarted LeGEM host."""
+        state = load_checkpoint(self.last_checkpoint).get("legem") if self.last_checkpoint else None
+        if state is None:
+            log.warning("LeGEM restarted empty: no checkpoint yet")
+            return
+        resolve(call(self.topo.legem, "load_state_dict", state))
 
     # ------------------------------------------------------------------ the run
     def _on_signal(self, signum, _frame) -> None:
@@ -300,6 +325,7 @@ class Driver:
             self.checkpoint()
             if self.stop_reason is None:
                 self.evaluate()
+            self._log_curve()
         finally:
             for s, h in old.items():
                 signal.signal(s, h)

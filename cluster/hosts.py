@@ -90,6 +90,9 @@ class LegemHost:
         """Redistributed rewards [B_s, T_s] for each shard's ``(batch, size)`` answer (None where no batch)."""
         return [None if p[0] is None else self.memory.redistribute(p[0]) for p in parts]
 
+    def stats(self) -> dict:
+        return dict(self.memory.stats())
+
     def state_dict(self) -> dict:
         return self.memory.state_dict()
 
@@ -113,6 +116,9 @@ class RolloutHost:
 
     def set_shards(self, shards: list) -> None:
         self.shards = list(shards)
+
+    def set_legem(self, legem: Any) -> None:
+        self.legem = legem
 
     def step(self, weights: tuple[int, dict] | None = None) -> dict:
         """Load newer weights if given, run ``steps_per_call`` steps, ship segments and trajectories."""

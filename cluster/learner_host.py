@@ -66,6 +66,10 @@ class LearnerHost:
         self._prefetch = is_remote(self.shards[0])
         self._pending = None
 
+    def set_legem(self, legem) -> None:
+        self.legem = legem
+        self._pending = None
+
     def _request(self):
         ready = np.where(self._sizes >= self.min_episodes, self._sizes, 0.0)
         p = ready / ready.sum() if ready.sum() > 0 else np.full(len(ready), 1.0 / len(ready))

@@ -39,7 +39,7 @@ def run_local(d) -> None:
 def run_ray(d) -> None:
     """Rollout actors and the learner as Ray actors, overlapping; restarts failed actors."""
     import ray
-    from ray.exceptions import RayError
+    from ray.exceptions import RayActorError, RayError
 
     topo, cl = d.topo, d.cfg.cluster
     sent = [-1] * len(topo.rollouts)  # weights version each rollout actor was last given
@@ -68,11 +68,12 @@ def run_ray(d) -> None:
                     log.warning("learner failed (%s); restarting it from the last checkpoint", type(e).__name__)
                     topo.restart_learner()
                     d.learner_restarted()
+                    d.weights, d.c.published = None, -1  # its published weights died with it
                     out = None
                 if out is not None:
                     d.absorb_learner(out)
                     if out["sample_errors"]:
-                        check_shards(d)
+                        check_peers(d)
                     if out["updates"] and _publish_due(d, last_publish):
                         # submitted before the next train call, so it runs right after this one finished
                         d.weights = topo.learner.publish.remote()
@@ -82,15 +83,19 @@ def run_ray(d) -> None:
             i = rollout_calls.pop(ref)
             try:
                 out = ray.get(ref)
-            except RayError as e:
+            except RayActorError as e:
                 log.warning("rollout worker %d failed (%s); restarting it", i, type(e).__name__)
                 topo.restart_rollout(i)
                 sent[i] = -1
                 submit_rollout(i)
                 continue
+            except RayError:  # its call's argument was lost (weights of a learner that died): resend
+                sent[i] = -1
+                submit_rollout(i)
+                continue
             d.absorb_rollout(out)
-            if out["shard_errors"]:
-                check_shards(d)
+            if out["shard_errors"] or out["legem_errors"]:
+                check_peers(d)
             submit_rollout(i)
         d.end_round()
     # let the calls in flight finish so the final checkpoint sees a quiet system
@@ -104,8 +109,9 @@ def run_ray(d) -> None:
         (d.absorb_learner if ref == learner_call else d.absorb_rollout)(out)
 
 
-def check_shards(d) -> None:
-    """Ping every shard; restart (empty) the ones that do not answer."""
+def check_peers(d) -> None:
+    """Ping every shard and LeGEM; restart the ones that do not answer (shards empty, LeGEM from the last
+    checkpoint)."""
     import ray
     from ray.exceptions import GetTimeoutError, RayError
 
@@ -117,3 +123,10 @@ def check_shards(d) -> None:
         except (RayError, GetTimeoutError) as e:
             log.warning("replay shard %d failed (%s); restarting it empty", s, type(e).__name__)
             topo.restart_shard(s)
+    if topo.legem is not None:
+        try:
+            ray.get(topo.legem.ping.remote(), timeout=10.0)
+        except (RayError, GetTimeoutError) as e:
+            log.warning("LeGEM failed (%s); restarting it from the last checkpoint", type(e).__name__)
+            topo.restart_legem()
+            d.legem_restarted()

@@ -107,6 +107,14 @@ class Topology:
             r.set_shards.remote(self.shards) if self.remote else r.set_shards(self.shards)
         self.learner.set_shards.remote(self.shards) if self.remote else self.learner.set_shards(self.shards)
 
+    def restart_legem(self) -> None:
+        """A fresh LeGEM host (the driver loads the last checkpoint into it); peers get the new handle."""
+        self._count("legem")
+        self._kill(self.legem)
+        self.legem = self.make_legem()
+        for peer in [*self.rollouts, self.learner]:
+            peer.set_legem.remote(self.legem) if self.remote else peer.set_legem(self.legem)
+
     def restart_learner(self) -> None:
         """A fresh learner host (the driver loads the last checkpoint into it)."""
         self._count("learner")

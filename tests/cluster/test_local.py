@@ -26,6 +26,7 @@ def finished_run(tmp_path_factory):
     return cfg, train(cfg)
 
 
+@pytest.mark.slow
 def test_run_writes_config_metrics_checkpoint_and_gif(finished_run):
     cfg, final = finished_run
     run_dir = final["run_dir"]
@@ -40,6 +41,7 @@ def test_run_writes_config_metrics_checkpoint_and_gif(finished_run):
     assert list((__import__("pathlib").Path(run_dir) / "media").glob("eval_*.gif"))
 
 
+@pytest.mark.slow
 def test_evaluate_render_plot_from_the_cli(finished_run, tmp_path, capsys):
     _, final = finished_run
     assert main(["evaluate", final["run_dir"], "--episodes", "3"]) == 0
@@ -51,6 +53,7 @@ def test_evaluate_render_plot_from_the_cli(finished_run, tmp_path, capsys):
     assert main(["plot", final["run_dir"], "--out", str(png)]) == 0 and png.stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_resume_restores_exact_state_and_counters_continue(tiny):
     cfg = tiny("cluster.total_env_steps=1600", "cluster.checkpoint_interval=1000")
 
@@ -80,6 +83,7 @@ def test_resume_restores_exact_state_and_counters_continue(tiny):
     assert steps == sorted(steps)
 
 
+@pytest.mark.slow
 def test_resume_refuses_other_config_and_corrupt_checkpoint(tiny):
     cfg = tiny("cluster.total_env_steps=300")
     run = train(cfg)

@@ -1,5 +1,5 @@
 """The distributed platform on a real Ray instance (loopback, 2 CPUs): a short run with wandb offline, and
-fault injection (a rollout actor and a replay shard killed mid-run)."""
+fault injection (a rollout actor, a replay shard, then the learner killed mid-run)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from asyncmarl.cluster import train
-from asyncmarl.cluster.checkpoint import list_checkpoints
+from asyncmarl.cluster.checkpoint import list_checkpoints, load_checkpoint
 from asyncmarl.cluster.cli import main
 from asyncmarl.cluster.monitor import read_metrics
 
@@ -38,7 +38,7 @@ def test_distributed_run_with_wandb_offline(ray_session, tiny, tmp_path, monkeyp
     assert main(["render", final["checkpoint"], "--out", str(gif)]) == 0 and gif.stat().st_size > 0
 
 
-def test_killed_rollout_actor_and_shard_are_restarted(ray_session, tiny):
+def test_killed_rollout_actor_shard_and_learner_are_restarted(ray_session, tiny):
     ray = ray_session
     killed = {}
 
@@ -47,13 +47,19 @@ def test_killed_rollout_actor_and_shard_are_restarted(ray_session, tiny):
             killed["at"] = d.c.env_steps
             ray.kill(d.topo.rollouts[0])
             ray.kill(d.topo.shards[1])
+        elif "learner" not in killed and d.last_checkpoint is not None:
+            killed["learner"] = load_checkpoint(d.last_checkpoint)["learner"]["version"]
+            ray.kill(d.topo.learner)
 
-    cfg = tiny(*RAY, "cluster.total_env_steps=6000", "replay.incomplete_timeout_s=1.0")
+    cfg = tiny(*RAY, "cluster.total_env_steps=9000", "cluster.checkpoint_interval=20",
+               "replay.incomplete_timeout_s=1.0")
     final = train(cfg, hooks=(kill_mid_run,))
-    assert killed and final["env_steps"] >= 6000 and final["stopped"] is None
+    assert killed and final["env_steps"] >= 9000 and final["stopped"] is None
     rows = [r for r in read_metrics(final["run_dir"]) if "faults/restarts_rollout" in r]
     last = rows[-1]
     assert last["faults/restarts_rollout"] >= 1 and last["faults/restarts_shard"] >= 1
+    assert last["faults/restarts_learner"] == 1  # and it went on from the checkpoint, not from version 0
+    assert final["counters/version"] >= killed["learner"] > 0
     assert last["updates"] > 0 and last["episodes"] > 0
     # no sampled batch ever held a partial episode; the dead worker's open episodes timed out in replay
     assert all(r.get("replay/partial_rows", 0) == 0 for r in rows)

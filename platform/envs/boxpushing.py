@@ -115,6 +115,7 @@ class BoxPushing(BatchedEnv):
         self._box_rewards = np.array([self.small_box_reward, self.small_box_reward, self.big_box_reward])
         B = self.batch_size
         self._single = single_tables(L) if B == 1 else None  # Python-int fast path at B = 1
+        self._py = None  # that path's Python copy of the state; None whenever another path changed the arrays
         lay = tb.layout
         self._pose0 = np.array([[tb.encode(x, y, o, 0) for x, y, o in lay.agent_start]], np.int64)  # [1, 2]
         # constants with the batch's shape: same-shape, same-dtype ufuncs take numpy's fastest path
@@ -180,6 +181,7 @@ class BoxPushing(BatchedEnv):
     # ------------------------------------------------------------------ reset / step
     def _reset(self, where: np.ndarray, seeds: np.ndarray) -> Step:
         tb, B, w = self._tb, self.batch_size, where
+        self._py = None
         if w.all():
             self._pose, self._hp, self._boxstate = self._init_pose, self._init_hp, self._init_box
             self._cur, self._keep, self._mcode = self._cur8, self._zero2, self._init_code
@@ -221,6 +223,7 @@ class BoxPushing(BatchedEnv):
             step = step_single(self, actions)
             if step is not None:
                 return step
+            self._py = None
         tb = self._tb
         e2 = np.where(self._choosing, actions, self._cur)  # [B, 2] chosen action, or current action + 8 if busy
         T = tb.ES[e2] + self._hp  # [B, 2] index of each agent's outcome in the tables

@@ -57,17 +57,24 @@ def step_single(env, actions: np.ndarray) -> Step | None:
     under way or starts this step (the vectorised path handles those)."""
     s = env._single
     (a0, a1), = actions.tolist()
-    (c0, c1), = env._choosing.tolist()
-    (u0, u1), = env._cur.tolist()
-    (h0, h1), = env._hp.tolist()
+    py = env._py  # Python copy of the state this function wrote last (None: read the arrays)
+    if py is None:
+        (c0, c1), = env._choosing.tolist()
+        (u0, u1), = env._cur.tolist()
+        (h0, h1), = env._hp.tolist()
+        (p0, p1), = env._pose.tolist()
+        (el0, el1), = env._elapsed.tolist()
+        (m0, m1), = env._mcode.tolist()
+        t = env._t.item()
+        y = env._Y[0].tolist()  # box rows: small 0, small 1, big, sentinel, scratch
+    else:
+        c0, c1, u0, u1, h0, h1, p0, p1, el0, el1, m0, m1, t, y = py
     e0 = a0 if c0 else u0  # chosen action, or current action + 8 while busy
     e1 = a1 if c1 else u1
     T0, T1 = s.ES[e0] + h0, s.ES[e1] + h1
     if env._riding or s.READY[T0] * s.READY[T1] == 2:
         return None
     NP, DN, PC, KF, FY, P = s.NP, s.DN, s.PC, s.KF, s.FY, s.P
-    (p0, p1), = env._pose.tolist()
-    y = env._Y[0].tolist()  # box rows: small 0, small 1, big, sentinel, scratch
     row0 = s.row0
     # agent_0 acts first; a box it pushes has moved when agent_1 acts (reference order)
     n0, d0, pc0 = NP[T0], DN[T0], PC[T0]
@@ -88,18 +95,21 @@ def step_single(env, actions: np.ndarray) -> Step | None:
     if k1 != 4:
         y[k1] += 1
         moved = True
-    (el0, el1), = env._elapsed.tolist()
-    elapsed = np.array([[0 if c0 else el0 + 1, 0 if c1 else el1 + 1]], np.int64)
+    el0, el1 = 0 if c0 else el0 + 1, 0 if c1 else el1 + 1
+    elapsed = np.array([[el0, el1]], np.int64)
     cur0, cur1 = s.NEXTCUR[e0], s.NEXTCUR[e1]
-    t = env._t.item() + 1
+    t += 1
     # observation: is the front column's box in the front row, is the teammate in the front cell
     FC, CELL, OBI = s.FC, s.CELL, s.OBI
     hp0 = n0 + P if y[KF[n0]] == FY[n0] else n0
     hp1 = n1 + P if y[KF[n1]] == FY[n1] else n1
     code0 = OBI[hp0] + (8 if FC[n0] == CELL[n1] else 0)
     code1 = OBI[hp1] + (8 if FC[n1] == CELL[n0] else 0)
-    (m0, m1), = env._mcode.tolist()
-    mc = (code0 if d0 else m0) * 16 + (code1 if d1 else m1)
+    if d0:
+        m0 = code0
+    if d1:
+        m1 = code1
+    mc = m0 * 16 + m1
     ch = 2 * d0 + d1
     env._pose = np.array([[n0, n1]], np.int64)
     env._hp = np.array([[hp0, hp1]], np.int64)
@@ -126,6 +136,7 @@ def step_single(env, actions: np.ndarray) -> Step | None:
         reward = env._rew32_1[pc0 + pc1].copy()
     trunc = t >= env.horizon and not term
     env._done_any = term or trunc
+    env._py = (d0, d1, cur0, cur1, hp0, hp1, n0, n1, el0, el1, m0, m1, t, y)
     tb = env._tb
     return Step(
         obs=s.OBS2[mc].copy(),

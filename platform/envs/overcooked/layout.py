@@ -130,6 +130,9 @@ class _Node:
 
 # The reference expands neighbours in this order (right, left, down, up) to "explore up and down first".
 _SEARCH_DIRS = (0, 2, 1, 3)
+# Plain-Python copies for the scalar search (numpy scalar indexing is slow there).
+_NEIGHBOURS_PY = [[(d, int(NEIGHBOUR[c, d])) for d in _SEARCH_DIRS] for c in range(N_CELLS)]
+_MANHATTAN_PY = MANHATTAN.tolist()
 
 
 def astar_first_move(floor: np.ndarray, start: int, target: int, agents: tuple[int, ...] = (),
@@ -140,19 +143,22 @@ def astar_first_move(floor: np.ndarray, start: int, target: int, agents: tuple[i
     ``agents`` are the cells it believes teammates stand on (walkable, but the search prefers other cells among
     equally promising ones).
     """
-    visited = np.zeros(N_CELLS, bool)
+    walkable = list(floor)
+    for c in blocked:
+        walkable[c] = False
+    visited = [False] * N_CELLS
     visited[start] = True
-    heap = [_Node(start, 0, int(MANHATTAN[start, target]), 0, None)]
+    dist = _MANHATTAN_PY[target]
+    heap = [_Node(start, 0, dist[start], 0, None)]
     while heap:
         node = heapq.heappop(heap)
-        for d in _SEARCH_DIRS:
-            nc = int(NEIGHBOUR[node.c, d])
+        for d, nc in _NEIGHBOURS_PY[node.c]:
             if visited[nc]:
                 continue
             first = node.first if node.first is not None else d
-            if floor[nc] and nc not in blocked:
+            if walkable[nc]:
                 g = node.g + 1
-                heapq.heappush(heap, _Node(nc, g, g + int(MANHATTAN[nc, target]), int(nc in agents), first))
+                heapq.heappush(heap, _Node(nc, g, g + dist[nc], int(nc in agents), first))
                 visited[nc] = True
             if nc == target:
                 return first
@@ -171,7 +177,7 @@ class Navigator:
     NONE = N_CELLS
 
     def __init__(self, floor: np.ndarray):
-        self.floor = floor
+        self.floor = [bool(f) for f in floor]  # plain list: the search indexes it cell by cell
         self.table = np.full((N_CELLS, N_CELLS, N_CELLS + 1, N_CELLS + 1), -1, np.int8)
         self.rare: dict[tuple, int] = {}
 

@@ -41,7 +41,15 @@ class SingleTables:
         self.CH2 = _frozen(ch[:, None])  # [4, 1, 2] choosing pairs
         self.KEEP2 = _frozen(np.where(ch, 0, -1)[:, None].astype(np.int64))  # [4, 1, 2]
         self.FALSE1 = _frozen(np.zeros(1, bool))
-        self.YTAB = ((np.arange(tb.L + 1) + 0.5) / tb.L).astype(np.float32).tolist()  # box row -> state value
+        # the boxes' part of the state [1, 18] for every combination of box rows (each in row0 .. L - 1)
+        ny = tb.L - self.row0
+        self.NY = ny
+        rows = np.stack(np.meshgrid(*[np.arange(ny)] * 3, indexing="ij"), -1).reshape(-1, 3) + self.row0
+        lay = tb.layout
+        bs = np.zeros((ny ** 3, 1, 18), np.float32)
+        bs[:, 0, 12::2] = np.array([lay.small_x[0] + 0.5, lay.small_x[1] + 0.5, lay.big_x + 1.0]) / tb.L
+        bs[:, 0, 13::2] = (rows + 0.5) / tb.L
+        self.BOXSTATE = _frozen(bs)
 
 
 @functools.lru_cache(maxsize=None)
@@ -121,11 +129,14 @@ def step_single(env, actions: np.ndarray) -> Step | None:
     env._t = t_arr = np.array([t], np.int64)
     term, extras = False, env._zero_extras
     if moved:
-        env._Y[0, :3] = y[:3]
+        Y = env._Y
+        if k0 != 4:
+            Y[0, k0] = y[k0]
+        if k1 != 4:
+            Y[0, k1] = y[k1]
         env._y0_moved = y[0] != row0
-        bs = env._boxstate.copy()
-        bs[0, 13::2] = [s.YTAB[v] for v in y[:3]]
-        env._boxstate = bs
+        ny = s.NY
+        env._boxstate = s.BOXSTATE[((y[0] - row0) * ny + y[1] - row0) * ny + y[2] - row0]
         goal = [v == s.L - 1 for v in y[:3]]
         term = goal[0] or goal[1] or goal[2]
     if term:

@@ -20,6 +20,9 @@ _FOOD_BITS = np.array([1, 2, 4])  # tomato, lettuce, onion
 # Per item slot, padded so that slot -1 ("nothing") reads the last entry: food? plate?
 IS_FOOD = np.array([True, True, True, False, False, False])
 IS_PLATE = np.array([False, False, False, True, True, False])
+_ORDER_MATTERS = np.zeros(9, bool)  # moving into a teammate or the delivery counter depends on who goes first
+_ORDER_MATTERS[[L.AGENT, L.DELIVERY]] = True
+_STAY_MARKS = -1 - np.arange(L.N_AGENTS)  # distinct non-cells for agents that stay
 
 
 def task_bits(task: str) -> int:
@@ -91,11 +94,13 @@ class Kitchen:
         """
         delivered = np.zeros(self.B, bool)
         go = prim != L.STAY  # [B, 3]
+        if not np.count_nonzero(go):
+            return reward, delivered
         tc = L.NEIGHBOUR[self.apos, prim]  # [B, 3] cell each agent moves into
         tn = self.grid[self.bi, tc]  # [B, 3] its map code
-        mark = np.where(go, tc, -1 - np.arange(L.N_AGENTS))  # distinct marks for agents that stay
+        mark = np.where(go, tc, _STAY_MARKS)
         hard = (mark[:, 0] == mark[:, 1]) | (mark[:, 0] == mark[:, 2]) | (mark[:, 1] == mark[:, 2])
-        hard |= (go & ((tn == L.AGENT) | (tn == L.DELIVERY))).any(1)
+        hard |= (go & _ORDER_MATTERS[tn]).any(1)
         easy = go & ~hard[:, None]
         if np.count_nonzero(easy):
             b, i = easy.nonzero()

@@ -50,7 +50,7 @@ class WandbSink:
             self.run = wandb.init(project=project, name=name, group=group, config=config, mode=mode,
                                   dir=os.environ.get("WANDB_DIR", str(run_dir)), id=resume_id,
                                   resume="allow" if resume_id else None, reinit="create_new",
-                                  settings=wandb.Settings(silent=True, console="off"))
+                                  settings=wandb.Settings(silent=True, console="off", init_timeout=30))
         except Exception as e:  # noqa: BLE001 - wandb must never stop training
             self._fail(e)
 

@@ -55,7 +55,7 @@ class AgentNet(nn.Module):
             in_dim += self.n
         self.input_dim = in_dim
         self.fc = nn.Linear(in_dim, cfg.embed_dim)
-        self.gru = nn.GRU(cfg.embed_dim, cfg.hidden_dim, batch_first=True)
+        self.gru = nn.GRU(cfg.embed_dim, cfg.hidden_dim)  # time-major: [L, B*n, .] needs no transposes
         if cfg.temporal:
             self.head = nn.Sequential(nn.Linear(cfg.hidden_dim + pe, cfg.hidden_dim), nn.ReLU(),
                                       nn.Linear(cfg.hidden_dim, self.A))
@@ -110,7 +110,7 @@ class AgentNet(nn.Module):
         B = obs.shape[0]
         dev = self.fc.weight.device
         x = self.features(obs.to(dev), prev_action.to(dev), prev_elapsed.to(dev), t.to(dev))  # [B, n, in]
-        x = F.relu(self.fc(x)).reshape(B * self.n, 1, -1)
+        x = F.relu(self.fc(x)).reshape(1, B * self.n, -1)
         h0 = hidden.to(dev).reshape(1, B * self.n, -1)
         _, h1 = self.gru(x, h0)
         h1 = h1.reshape(B, self.n, -1)  # [B, n, H]
@@ -127,10 +127,9 @@ class AgentNet(nn.Module):
     def hiddens_from_features(self, feats: Tensor) -> Tensor:
         """GRU states ``[B, L, n, H]`` from :meth:`features` ``[B, L, n, input_dim]``."""
         B, L = feats.shape[:2]
-        x = F.relu(self.fc(feats))  # [B, L, n, E]
-        x = x.permute(0, 2, 1, 3).reshape(B * self.n, L, -1)
-        out, _ = self.gru(x)  # [B*n, L, H]
-        return out.reshape(B, self.n, L, -1).permute(0, 2, 1, 3)  # [B, L, n, H]
+        x = F.relu(self.fc(feats.transpose(0, 1)))  # [L, B, n, E]
+        out, _ = self.gru(x.reshape(L, B * self.n, -1))  # [L, B*n, H]
+        return out.reshape(L, B, self.n, -1).transpose(0, 1)  # [B, L, n, H]
 
     def unroll(self, batch: dict[str, Tensor], view: str = "mac_sjert") -> Tensor:
         """Q-values ``[B, T+1, n, A]`` along an episode batch (``asyncmarl.platform.roles`` layout).

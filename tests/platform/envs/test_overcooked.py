@@ -125,6 +125,24 @@ def test_wrong_delivery_respawns_the_plate():
     assert steps[-1].state[0, 9:11].tolist() == pytest.approx([5 / 7, 6 / 7])
 
 
+def test_wrong_dish_respawns_plate_and_food():
+    """The salad episode of map A, but agent_1 delivers after plating only tomato and lettuce (step 43, holding
+    plate 1 at (2,1)): 1 move to (3,1) and the delivery, T = 45. Return 2 x 10 - 5 - 4.5 = 10.5; the plate, the
+    tomato and the lettuce go back to their start cells, unchopped."""
+    env = make_batched("overcooked-a", 1)
+    down, left = 11, 12
+    plan = [TOMATO, KNIFE1, CHOP, LETTUCE, KNIFE2, CHOP, PLATE1, TOMATO, LETTUCE, DELIVER]
+    steps = play(env, [[down, down, down, left], plan, [left]])
+    assert len(steps) == 45 and not steps[-1].done[0]
+    assert sum(float(s.reward[0]) for s in steps) == pytest.approx(10.5, abs=1e-4)
+    assert float(steps[-1].reward[0]) == pytest.approx(-5.1, abs=1e-5)
+    k, lay = env.kitchen, env.lay
+    pos = k.positions()[0]
+    assert pos[[L.T, L.L, L.P1]].tolist() == lay.init_pos[[L.T, L.L, L.P1]].tolist()
+    assert k.chop[0, :3].tolist() == [0, 0, 0] and (k.in_plate[0] == -1).all() and (k.hold[0] == -1).all()
+    assert k.grid[0, lay.init_pos[[L.T, L.L, L.P1]]].tolist() == [L.TOMATO, L.LETTUCE, L.PLATE]
+
+
 def test_horizon_truncates():
     env = make_batched("overcooked-c", 1)
     step = env.reset(seed=0)

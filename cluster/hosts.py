@@ -121,34 +121,34 @@ class RolloutHost:
         self.legem = legem
 
     def step(self, weights: tuple[int, dict] | None = None) -> dict:
-        """Load newer weights if given, run ``steps_per_call`` steps, ship segments and trajectories."""
+        """Load newer weights if given, run ``steps_per_call`` steps, ship segments and trajectories.
+
+        Under Ray the shipping calls of one step complete while the next step runs (at most one step's calls in
+        flight); failures are reported with the step that finds them."""
         if weights is not None:
             self.worker.set_weights(*weights)
         res = self.worker.run(self.steps_per_call)
-        shard_errors = self._ship_segments(res.segments)
-        legem_errors = 0
+        shard_errors, legem_errors = self._settle()
+        S = len(self.shards)
+        by_shard: dict[int, list] = {}
+        for seg in res.segments:
+            by_shard.setdefault(int(self.shard_for(seg.episode_id, S)), []).append(seg)
+        self._inflight = [("shard", call(self.shards[s], "add", segs)) for s, segs in by_shard.items()]
         if self.legem is not None and res.trajectories:
-            try:
-                resolve(call(self.legem, "add_episodes", res.trajectories))
-            except failure_types():
-                legem_errors = 1
+            self._inflight.append(("legem", call(self.legem, "add_episodes", res.trajectories)))
         return {"env_steps": res.env_steps, "episodes": res.episodes, "segments": len(res.segments),
                 "version": self.worker.version, "shard_errors": shard_errors, "legem_errors": legem_errors}
 
-    def _ship_segments(self, segments: list) -> int:
-        """Send each shard its segments (all calls in flight at once); returns how many calls failed."""
-        S = len(self.shards)
-        by_shard: dict[int, list] = {}
-        for seg in segments:
-            by_shard.setdefault(int(self.shard_for(seg.episode_id, S)), []).append(seg)
-        refs = [call(self.shards[s], "add", segs) for s, segs in by_shard.items()]
-        errors = 0
-        for ref in refs:
+    def _settle(self) -> tuple[int, int]:
+        """Wait for the previous step's shipping calls; (failed shard calls, failed LeGEM calls)."""
+        errors = {"shard": 0, "legem": 0}
+        for kind, ref in getattr(self, "_inflight", []):
             try:
                 resolve(ref)
             except failure_types():
-                errors += 1
-        return errors
+                errors[kind] += 1
+        self._inflight = []
+        return errors["shard"], errors["legem"]
 
     def evaluate(self, episodes: int) -> dict:
         return self.worker.evaluate(episodes)

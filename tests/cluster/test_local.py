@@ -2,7 +2,6 @@
 (evaluate, render, plot, resume), LeGEM's redistributed rewards reaching the learner, and errors at the door."""
 from __future__ import annotations
 
-
 import pytest
 import torch
 

@@ -88,6 +88,7 @@ class BoxPushing(BatchedEnv):
     Hot path: each agent's outcome is one lookup in :mod:`~asyncmarl.platform.envs.boxpushing_tables`, indexed
     by its action row, pose and whether a box is in front. Steps where a box moves, a joint push may start, or
     small box 0 is off its start row go through :meth:`_slow_step`, which keeps the reference's agent order.
+    At ``B = 1`` the same tables are read with Python ints (:mod:`~asyncmarl.platform.envs.boxpushing_single`).
     """
 
     n_agents = 2

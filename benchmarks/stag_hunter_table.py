@@ -23,7 +23,7 @@ from asyncmarl.cluster.config import load_config
 def run_one(algo: str, legem: bool, seed: int, steps: int, scheme: str, extra: list[str], run_root: str) -> dict:
     overrides = [
         "env.scenario=stag-hunter", f"learner.algo={algo}", "learner.atpg=false",
-        f"learner.legem={str(legem).lower()}", f"legem.enabled={str(legem).lower()}", f"legem.scheme={scheme}",
+        f"learner.legem={str(legem).lower()}", f"legem.scheme={scheme}",
         f"seed={seed}", f"cluster.total_env_steps={steps}", "logging.wandb_mode=disabled",
         "logging.progress=false", f"logging.run_root={run_root}", *extra,
     ]

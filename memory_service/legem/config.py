@@ -16,10 +16,10 @@ SCHEME1_COUNTS = ("graph", "subgraph")
 class LegemConfig:
     """How LeGEM builds its levelled graphs, searches pivots and redistributes rewards.
 
-    Fields marked (our design) fill gaps the paper leaves open; see docs/legem.md.
+    Fields marked (our design) fill gaps the paper leaves open; see docs/legem.md. A training run builds the
+    memory when ``learner.legem`` is true (one switch: the learner then trains on its redistributed rewards).
     """
 
-    enabled: bool = False  # build the LeGEM role in a training run (the learner then trains on its rewards)
     scheme: str = "II"  # pivot search: "I" (UL/LU over capped paths) or "II" (most-visited path, O(t))
     beta: float = 0.01  # share of a moved reward left at its own step (paper eq. 2)
     key: str = "auto"  # node keys: "exact" bytes, "simhash" signs of a seeded projection, "auto" (by obs_dim)
@@ -56,7 +56,6 @@ class LegemConfig:
             raise ValueError(f"legem.return_edges must be strictly increasing, got {self.return_edges!r}")
         object.__setattr__(self, "return_edges", edges)
         object.__setattr__(self, "scheme2_normalise", bool(self.scheme2_normalise))
-        object.__setattr__(self, "enabled", bool(self.enabled))
 
     @property
     def n_buckets(self) -> int:

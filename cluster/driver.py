@@ -25,7 +25,7 @@ from asyncmarl.cluster.hosts import call, failure_types, resolve
 from asyncmarl.cluster.monitor import MetricsLog, Progress, WandbSink, wandb_mode
 from asyncmarl.cluster.roles import Roles
 from asyncmarl.cluster.rundir import create_run_dir, run_dir_of, run_name, write_config
-from asyncmarl.cluster.topology import Topology
+from asyncmarl.cluster.topology import Topology, check_fits
 
 log = logging.getLogger("asyncmarl.cluster")
 
@@ -303,6 +303,14 @@ class Driver:
             from asyncmarl.cluster.ray_session import connect
 
             started_ray = connect(cfg.cluster.address)
+            try:
+                check_fits(cfg)
+            except ValueError:
+                if started_ray:
+                    import ray
+
+                    ray.shutdown()
+                raise
         self.run_dir = self._make_run_dir()
         self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
         wid = self.resume_state.get("wandb_id") if self.resume_state else None

@@ -16,6 +16,7 @@ from asyncmarl.cluster.learner_host import LearnerHost
 from asyncmarl.cluster.roles import Roles, legem_enabled
 
 SEED_STRIDE = 100_003  # a restarted rollout worker gets a fresh seed (and so fresh episode ids)
+PLACEMENT_TIMEOUT_S = 300.0  # how long actors may take to be placed and constructed
 
 
 def learner_gpus(cfg) -> int:
@@ -129,14 +130,50 @@ class Topology:
 def build_topology(cfg, roles: Roles | None = None) -> Topology:
     """Every role of ``cfg``, wired: in this process, or as Ray actors (Ray must be initialised)."""
     roles = roles or Roles()
+    if cfg.cluster.runtime == "ray":
+        check_fits(cfg)
     topo = Topology(cfg, roles, roles.env_info(cfg), remote=cfg.cluster.runtime == "ray")
     topo.shards = [topo.make_shard(s) for s in range(cfg.cluster.num_replay_shards)]
     topo.legem = topo.make_legem()
     topo.rollouts = [topo.make_rollout(i) for i in range(cfg.cluster.num_rollout_workers)]
     topo.learner = topo.make_learner()
-    if topo.remote:  # wait until every actor is constructed, so no role starts minutes ahead of another
-        import ray
-
-        handles = [*topo.shards, *topo.rollouts, topo.learner] + ([topo.legem] if topo.legem is not None else [])
-        ray.get([h.ping.remote() for h in handles])
+    if topo.remote:
+        _wait_until_placed(topo)
     return topo
+
+
+def _placement_error(cfg, have: float) -> ValueError:
+    cl = cfg.cluster
+    need = cl.actor_cpus * (cl.num_rollout_workers + 1)
+    return ValueError(f"the actors reserve {need:g} CPUs (cluster.actor_cpus={cl.actor_cpus:g} x "
+                      f"{cl.num_rollout_workers + 1} rollout and learner actors) and the cluster has {have:g}; "
+                      f"lower cluster.actor_cpus (0 packs any number of actors) or add nodes")
+
+
+def check_fits(cfg) -> None:
+    """On a Ray instance this driver started (fixed size, no autoscaler) a layout that cannot fit fails now."""
+    import os
+
+    import ray
+
+    if cfg.cluster.address or os.environ.get("RAY_ADDRESS"):
+        return  # an existing cluster may autoscale; _wait_until_placed has the last word
+    cl = cfg.cluster
+    have = ray.cluster_resources().get("CPU", 0)
+    if cl.actor_cpus * (cl.num_rollout_workers + 1) > have:
+        raise _placement_error(cfg, have)
+
+
+def _wait_until_placed(topo: Topology, timeout_s: float = PLACEMENT_TIMEOUT_S) -> None:
+    """Wait until every actor is constructed (so no role starts minutes ahead of another); a layout the cluster
+    cannot place fails with the numbers instead of waiting forever."""
+    import ray
+    from ray.exceptions import GetTimeoutError
+
+    handles = [*topo.shards, *topo.rollouts, topo.learner] + ([topo.legem] if topo.legem is not None else [])
+    try:
+        ray.get([h.ping.remote() for h in handles], timeout=timeout_s)
+    except GetTimeoutError:
+        topo.shutdown()
+        err = _placement_error(topo.cfg, ray.cluster_resources().get("CPU", 0))
+        raise ValueError(f"the actors could not all start within {timeout_s:.0f} s: {err}") from None

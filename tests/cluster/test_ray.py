@@ -66,3 +66,11 @@ def test_killed_rollout_actor_shard_and_learner_are_restarted(ray_session, tiny)
     assert last["replay/dropped_incomplete"] >= 1
     after = [r for r in rows if r["env_steps"] > killed["at"] and "losses/total" in r]
     assert after  # training went on after the faults
+
+
+def test_layout_that_cannot_fit_fails_at_once(ray_session, tmp_path, capsys):
+    assert main(["train", "tiny", "cluster.runtime=ray", "cluster.num_rollout_workers=4", "cluster.actor_cpus=1",
+                 "logging.wandb_mode=disabled", "logging.progress=false", f"logging.run_root={tmp_path}"]) == 2
+    err = capsys.readouterr().err
+    assert "cluster.actor_cpus=1 x 5" in err and "cluster has 2" in err
+    assert not list(tmp_path.iterdir())  # failed before a run directory was made

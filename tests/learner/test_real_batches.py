@@ -87,7 +87,7 @@ def test_windows_with_burn_in_are_masked():
 
 def test_offbeat_iql_with_legem_rewards():
     info, shard, trajectories = _shard("stag-hunter", 60)
-    legem = LegemMemory(LegemConfig(enabled=True), info)
+    legem = LegemMemory(LegemConfig(), info)
     legem.add_episodes(trajectories)
     batch = shard.sample(4)
     batch["reward_redistributed"] = legem.redistribute(batch)

@@ -1,5 +1,5 @@
-"""The distributed platform on a real Ray instance (loopback, 2 CPUs): a short run with wandb offline, and
-fault injection (a rollout actor, a replay shard, then the learner killed mid-run)."""
+"""The distributed platform on a real Ray instance (loopback, 2 CPUs): a short run (with LeGEM) with wandb offline,
+fault injection (a rollout actor, a replay shard, then the learner killed mid-run), placement errors."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,7 +20,9 @@ def test_distributed_run_with_wandb_offline(ray_session, tiny, tmp_path, monkeyp
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb"))
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     (tmp_path / "wandb").mkdir()
-    cfg = tiny(*RAY, "logging.wandb_mode=auto", "cluster.total_env_steps=3000")
+    # an off-beat scenario with LeGEM, so the LeGEM actor and the chained redistribution run too
+    cfg = tiny(*RAY, "logging.wandb_mode=auto", "cluster.total_env_steps=3000", "env.scenario=stag-hunter",
+               "learner.legem=true")
     final = train(cfg)
     assert final["env_steps"] >= 3000 and final["updates"] > 0
     assert final["counters/published"] > 0  # weights went out to the rollout actors
@@ -29,7 +31,9 @@ def test_distributed_run_with_wandb_offline(ray_session, tiny, tmp_path, monkeyp
     assert learning and all(r["rollout/policy_lag"] >= 0 for r in learning)
     assert any("learner/wait_fraction" in r for r in rows)
     assert all(r["replay/partial_rows"] == 0 for r in rows if "replay/partial_rows" in r)
-    assert list_checkpoints(Path(final["run_dir"]) / "checkpoints")
+    assert any(r.get("legem/episodes", 0) > 0 for r in rows)
+    saved = load_checkpoint(list_checkpoints(Path(final["run_dir"]) / "checkpoints")[-1])
+    assert saved["legem"] is not None and saved["counters"]["updates"] == final["updates"]
     runs = list((tmp_path / "wandb" / "wandb").glob("offline-run-*"))
     assert runs and any(p.suffix == ".wandb" for p in runs[0].iterdir())
     assert main(["evaluate", final["run_dir"], "--episodes", "2"]) == 0

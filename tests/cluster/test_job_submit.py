@@ -34,7 +34,7 @@ def head_node():
     """A Ray head node in its own process group (``ray start --block``); SIGTERM to it stops the node."""
     port, dash = free_port(), free_port()
     temp = tempfile.mkdtemp(prefix="rj", dir="/tmp")  # short: Ray's socket paths must stay < 108 chars
-    # loopback-only test cluster: no token authentication (Ray >= 2.5x enables it by default)
+    # loopback-only test cluster: no token authentication (Ray 2.60 enables it by default)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
            "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
     proc = subprocess.Popen(

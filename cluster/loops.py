@@ -64,7 +64,7 @@ def run_ray(d) -> None:
             if ref == learner_call:
                 try:
                     out = ray.get(ref)
-                except RayError as e:
+                except RayActorError as e:
                     log.warning("learner failed (%s); restarting it from the last checkpoint", type(e).__name__)
                     topo.restart_learner()
                     d.learner_restarted()
@@ -89,8 +89,10 @@ def run_ray(d) -> None:
                 sent[i] = -1
                 submit_rollout(i)
                 continue
-            except RayError:  # its call's argument was lost (weights of a learner that died): resend
-                sent[i] = -1
+            except RayError as e:
+                if not _lost_argument(e):
+                    raise  # an exception inside the worker is a bug: surface it
+                sent[i] = -1  # the weights it was sent died with a learner: send the current ones
                 submit_rollout(i)
                 continue
             d.absorb_rollout(out)
@@ -107,6 +109,14 @@ def run_ray(d) -> None:
         except RayError:
             continue
         (d.absorb_learner if ref == learner_call else d.absorb_rollout)(out)
+
+
+def _lost_argument(e: Exception) -> bool:
+    """The call failed because an object it needed was lost (not because the code raised)."""
+    from ray.exceptions import ObjectLostError, OwnerDiedError
+
+    lost = (ObjectLostError, OwnerDiedError)
+    return isinstance(e, lost) or isinstance(getattr(e, "cause", None), lost)
 
 
 def check_peers(d) -> None:

@@ -7,7 +7,8 @@ return against episodes and wall time, and print a final table.
 
 ALGO is one of the variants below (the paper's methods, baselines and ablations). The run config starts from the
 scenario's preset in cluster/configs/ (``<scenario>_tomacvf`` without the dash, else the BoxPushing-6 preset with
-``env.scenario`` replaced), then the variant's overrides, then the key=value arguments. Curves go to
+``env.scenario`` replaced and the scenario's values from the paper's tables in learner/presets/), then the
+variant's overrides, then the key=value arguments. Curves go to
 ``benchmarks/out/<scenario>__<algo>/`` as curves.csv and curves.png.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from asyncmarl.cluster import train
 from asyncmarl.cluster.config import load_config, presets
+from asyncmarl.learner.preset import preset_overrides, scenario_preset
 
 _NO_TEMPORAL = ["learner.atpg=false", "learner.agent_net.temporal=false"]
 VARIANTS: dict[str, list[str]] = {
@@ -45,11 +47,21 @@ for _algo in ("iql", "vdn", "qmix", "qplex"):
 
 
 def base_preset(scenario: str) -> tuple[str, list[str]]:
-    """The preset to start from and the overrides that select ``scenario``."""
+    """The run preset to start from and the overrides that select ``scenario``: its own preset in
+    cluster/configs/ if there is one, else the BoxPushing-6 preset with the scenario's learner and rollout values
+    from the paper's tables (learner/presets/) where they exist."""
     name = f"{scenario.replace('-', '')}_tomacvf"
     if name in presets():
         return name, []
-    return "boxpushing6_tomacvf", [f"env.scenario={scenario}"]
+    overrides = [f"env.scenario={scenario}"]
+    try:
+        table = scenario_preset(scenario)
+    except ValueError:  # no table for this scenario (the off-beat games): the generic preset
+        return "boxpushing6_tomacvf", overrides
+    overrides += preset_overrides(scenario)
+    if "batch_size" in table.get("replay", {}):
+        overrides.append(f"cluster.batch_size={table['replay']['batch_size']}")
+    return "boxpushing6_tomacvf", overrides
 
 
 def read_curve(run_dir: Path) -> list[dict]:

@@ -26,7 +26,10 @@ seg_return          [B, n, K]                   float32, R_m of that action (eq.
 seg_mask            [B, n, K]                   float32, 1 for real segments
 pe_time             [B, T+1, pe_dim]            f_e(t), temporal encoding of absolute time
 pe_elapsed          [B, T, n, pe_dim]           f_e(t_m) of each agent's running action
+t                   [B, T+1]                    int64, absolute step of each row (windows, Mac-JERT view)
+burn_in             [B, T]                      float32, 1 on warm-up steps before a window (no loss there)
 episode_id          [B]                         int64
+weight              [B]                         float32, importance weights (prioritised sampler only)
 ==================  ==========================  ===========================================================
 
 The Mac-JERT view (``view="mac_jert"``) keeps the same keys over the squeezed steps where some agent's action

@@ -82,10 +82,10 @@ def from_batch(batch: dict, obs_field: str) -> Episodes:
     lengths = filled.sum(axis=1)
     if (filled != (np.arange(filled.shape[1])[None, :] < lengths[:, None])).any():
         raise ValueError("LeGEM: batch 'filled' must be a prefix of ones per row (whole episodes from step 0)")
-    if "time" in batch:  # replay's absolute step of each row: windows and the Mac-JERT view break row == step
-        time = arr("time")[:, : filled.shape[1]]  # [B, T]
+    if "t" in batch:  # replay's absolute step of each row: windows and the Mac-JERT view break row == step
+        time = arr("t")[:, : filled.shape[1]]  # [B, T]
         if (np.where(filled, time != np.arange(filled.shape[1])[None, :], False)).any():
             raise ValueError("LeGEM: batch rows must be whole episodes, one row per step from step 0 (replay "
-                             "window = 0 and the 'mac_sjert' view); got rows whose 'time' is not 0, 1, 2, ...")
+                             "window = 0 and the 'mac_sjert' view); got rows whose 't' is not 0, 1, 2, ...")
     return _build(arr(obs_field), arr("actions"), arr("choosing"), arr("reward").astype(np.float64), lengths,
                   "batch")

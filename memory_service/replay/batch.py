@@ -109,7 +109,5 @@ def add_encodings(out: dict[str, np.ndarray], pe_dim: int, pe_base: float) -> No
 
 def to_torch(out: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     """Tensors sharing the arrays' memory (read-only arrays, e.g. fetched from Ray's object store, are copied)."""
-    batch = {k: torch.from_numpy(v if v.flags.writeable and v.flags.c_contiguous else np.array(v))
-             for k, v in out.items() if k != "time"}
-    batch["time"] = batch["t"]  # alias read by LeGEM's redistribute (same memory)
-    return batch
+    return {k: torch.from_numpy(v if v.flags.writeable and v.flags.c_contiguous else np.array(v))
+            for k, v in out.items()}

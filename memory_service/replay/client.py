@@ -51,7 +51,7 @@ def merge_batches(batches: list[Batch]) -> Batch:
                 pad = (0, 0) * (x.dim() - 2) + (0, rows - x.shape[1])
             else:
                 pad = ()
-            if key in ("t", "time") and any(pad):  # absolute time keeps counting on padding
+            if key == "t" and any(pad):  # absolute time keeps counting on padding
                 x = torch.cat([x, x[:, -1:] + torch.arange(1, pad[-1] + 1)], 1)
             elif any(pad):
                 x = torch.nn.functional.pad(x, pad)

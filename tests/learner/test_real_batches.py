@@ -70,7 +70,7 @@ def test_sampled_rows_evaluate_running_actions_at_their_elapsed_time(boxpushing)
         want = torch.where(batch["choosing"][:, :T], 0, batch["elapsed"])
         assert torch.equal(inp["eval_elapsed"][:, :T][real], want[real])
         if view == "mac_jert":  # the discount-based time recovery agrees with replay's own 't'
-            no_t = {k: v for k, v in batch.items() if k not in ("t", "time")}
+            no_t = {k: v for k, v in batch.items() if k != "t"}
             recovered = sequence_inputs({**no_t, "gamma": torch.tensor(G)}, view)["t"]
             rows = torch.cat([torch.ones_like(batch["filled"][:, :1]), batch["filled"]], 1).bool()
             assert torch.equal(recovered[rows], batch["t"][rows])

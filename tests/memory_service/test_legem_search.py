@@ -192,9 +192,9 @@ def test_batch_and_trajectory_give_the_same_rewards(scheme):
         mem.redistribute({**batch, "filled": torch.flip(batch["filled"], dims=[1])})
     # replay's absolute step per row: whole episodes pass, windows (or the squeezed Mac-JERT view) are refused
     time = torch.arange(21).expand(8, 21)
-    assert torch.equal(mem.redistribute({**batch, "time": time}), out)
+    assert torch.equal(mem.redistribute({**batch, "t": time}), out)
     with pytest.raises(ValueError, match="whole episodes"):
-        mem.redistribute({**batch, "time": time + 3})
+        mem.redistribute({**batch, "t": time + 3})
 
 
 def test_env_info_fixes_agents_and_observation_width():

@@ -241,5 +241,5 @@ def summarize_episodes(rows: list[dict]) -> dict[str, float]:
         out[f"{key}_mean"] = float(vals.mean())
     ret = np.array([r["return"] for r in rows], float)
     out["return_std"] = float(ret.std(ddof=1)) if len(ret) > 1 else 0.0
-    out["return_ci95"] = 1.96 * out["return_std"] / np.sqrt(len(ret))
+    out["return_ci95"] = float(1.96 * out["return_std"] / np.sqrt(len(ret)))
     return out

@@ -69,6 +69,10 @@ class ShardHost:
     def num_episodes(self) -> int:
         return int(self.shard.num_episodes())
 
+    def update_priorities(self, episode_ids, priorities) -> None:
+        """Prioritised sampler: the learner's per-episode TD priorities (evicted episodes are skipped)."""
+        self.shard.update_priorities(episode_ids, priorities)
+
     def stats(self) -> dict:
         return dict(self.shard.stats())
 

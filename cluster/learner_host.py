@@ -50,6 +50,7 @@ class LearnerHost:
         self.batch_size = int(cfg.cluster.batch_size)
         self.view = cfg.learner.buffer
         self.min_episodes = int(cfg.replay.min_episodes)
+        self.prioritized = cfg.replay.sampler == "prioritized"  # send TD priorities back to the shards
         self.check_rows = self.view == "mac_sjert" and cfg.replay.window == 0  # whole episodes are sampled
         self.legem = legem
         self.version = 0
@@ -80,7 +81,8 @@ class LearnerHost:
         return parts, probes, red
 
     def _take(self):
-        """The next (batch, redistributed [B, T]) pair, or (None, None) when some shard had no batch."""
+        """The next (batch, redistributed [B, T], [(shard, rows)] in batch order), or Nones when some shard had
+        no batch."""
         pending = self._pending if self._pending is not None else self._request()
         self._pending = self._request() if self._prefetch else None
         parts, probes, red_ref = pending
@@ -92,7 +94,7 @@ class LearnerHost:
                 self._sizes[s] = size
             batches = [b for _, (b, _) in answers]
             if any(b is None for b in batches):
-                return None, None
+                return None, None, None
             red = resolve(red_ref) if red_ref is not None else None
         except failure_types():
             self._pending = None
@@ -101,7 +103,19 @@ class LearnerHost:
         if red is not None:
             T = batch["filled"].shape[1]
             red = torch.cat([torch.nn.functional.pad(r, (0, T - r.shape[1])) for r in red])  # [B, T]
-        return batch, red
+        return batch, red, [(s, len(b["episode_id"])) for (s, _), b in zip(answers, batches)]
+
+    def _send_priorities(self, batch: dict, routes: list[tuple[int, int]]) -> None:
+        """The last update's per-episode priorities back to the shards the episodes came from (fire and forget
+        under Ray: a shard that died meanwhile has lost those episodes anyway)."""
+        pr = getattr(self.learner, "last_priorities", None)
+        if pr is None:
+            return
+        ids = np.asarray(batch["episode_id"])
+        lo = 0
+        for s, rows in routes:
+            call(self.shards[s], "update_priorities", ids[lo:lo + rows], pr[lo:lo + rows])
+            lo += rows
 
     def train(self, num_updates: int, max_wait_s: float = 1.0) -> dict:
         """Up to ``num_updates`` updates; stops early when no batch arrives within ``max_wait_s`` (or at once in
@@ -113,10 +127,10 @@ class LearnerHost:
         while done < num_updates:
             t0 = time.perf_counter()
             try:
-                batch, red = self._take()
+                batch, red, routes = self._take()
             except failure_types():
                 errors += 1
-                batch, red = None, None
+                batch, red, routes = None, None, None
             wait_s += time.perf_counter() - t0
             if batch is None:
                 empty += 1
@@ -130,6 +144,8 @@ class LearnerHost:
                 batch["reward_redistributed"] = red
             t0 = time.perf_counter()
             metrics = self.learner.update(batch)
+            if self.prioritized:
+                self._send_priorities(batch, routes)
             train_s += time.perf_counter() - t0
             done += 1
             for k, v in metrics.items():

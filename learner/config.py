@@ -51,6 +51,7 @@ class LearnerConfig:
     tau: float = 0.005  # polyak rate: target <- (1 - tau) target + tau online
     macro_td_weight: float = 1.0  # weight of the macro-TD loss (eq. 14) next to the micro-TD loss (eq. 13)
     avf_scheme: str = "D0"  # avf only: D0 all agents, D1 detach busy agents' utilities, D2 zero them
+    priority_eta: float = 0.9  # episode priority = eta * max_t |TD| + (1 - eta) * mean_t |TD| (R2D2's mix)
     legem: bool = False  # train on batch["reward_redistributed"] (LeGEM off-beat TD) instead of batch["reward"]
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
     agent_net: AgentNetConfig = field(default_factory=AgentNetConfig)  # the acting network (rollouts use it too)
@@ -75,6 +76,8 @@ class LearnerConfig:
         if self.grad_clip < 0 or self.macro_td_weight < 0:
             raise ValueError(f"learner.grad_clip and learner.macro_td_weight must be >= 0, got "
                              f"{self.grad_clip}, {self.macro_td_weight}")
+        if not 0.0 <= self.priority_eta <= 1.0:
+            raise ValueError(f"learner.priority_eta must be in [0, 1], got {self.priority_eta}")
         if self.td_lambda is not None and not 0.0 <= self.td_lambda <= 1.0:
             raise ValueError(f"learner.td_lambda must be null or in [0, 1], got {self.td_lambda}")
         if self.algo == "avf" and self.buffer != "mac_jert":

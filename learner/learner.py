@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -58,6 +59,7 @@ class Learner:
         opt = torch.optim.Adam if cfg.optimiser == "adam" else torch.optim.RMSprop
         self.optimiser = opt(self.online.parameters(), lr=cfg.lr)
         self.version = 0  # completed updates; published with the weights
+        self.last_priorities: np.ndarray | None = None  # [B] of the last update, for a prioritised replay
 
     # ------------------------------------------------------------------ public API
     def update(self, batch: dict[str, Tensor]) -> dict[str, float]:
@@ -65,7 +67,7 @@ class Learner:
         b = prepare_batch(batch, self.info, self.view, self.device, self.cfg.legem, self.cfg.gamma,
                           need_segments=self._macro_td)
         self.online.train()
-        loss, metrics = self._losses(b)
+        loss, metrics, td = self._losses(b)
         self.optimiser.zero_grad(set_to_none=True)
         loss.backward()
         clip = self.cfg.grad_clip if self.cfg.grad_clip > 0 else float("inf")
@@ -73,10 +75,22 @@ class Learner:
         self.optimiser.step()
         self.version += 1
         self._update_target()
+        self.last_priorities = self._priorities(td, b)
         out = {k: float(v) for k, v in metrics.items()}
         out.update({"learner/grad_norm": float(grad_norm), "learner/version": float(self.version),
                     "learner/lr": self.cfg.lr})
         return out
+
+    def _priorities(self, td: Tensor, b: dict[str, Tensor]) -> np.ndarray:
+        """Per-episode replay priorities [B] from the micro-TD errors [B, T, X] of the update just made:
+        eta * max + (1 - eta) * mean of |TD| over the episode's counted rows (a small floor keeps every
+        episode drawable)."""
+        valid = (b["filled"] * (1.0 - b["burn_in"]) if "burn_in" in b else b["filled"]).unsqueeze(-1)  # [B, T, 1]
+        err = td.detach().abs() * valid  # [B, T, X]
+        count = (valid.sum((1, 2)) * td.shape[-1]).clamp(min=1.0)  # [B]
+        eta = self.cfg.priority_eta
+        pr = eta * err.amax((1, 2)) + (1.0 - eta) * err.sum((1, 2)) / count
+        return (pr + 1e-3).cpu().numpy()
 
     def get_weights(self) -> tuple[int, dict[str, Tensor]]:
         """(version, CPU state_dict of the agent network) for rollout workers."""
@@ -120,7 +134,8 @@ class Learner:
         first = nets["atpg"](feats, state) if "atpg" in nets else None  # ([B, T+1, n, E], [B, T+1, E])
         return q, first
 
-    def _losses(self, b: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+    def _losses(self, b: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor], Tensor]:
+        """(loss, metrics, micro-TD errors [B, T, X] on counted rows)."""
         cfg = self.cfg
         B, T, n = b["actions"].shape
         A = self.info.n_actions
@@ -214,7 +229,7 @@ class Learner:
             metrics.update({"losses/qtran_opt": l_opt.detach(), "losses/qtran_nopt": l_nopt.detach()})
 
         metrics["losses/total"] = loss.detach()
-        return loss, metrics
+        return loss, metrics, td
 
     def _update_target(self) -> None:
         with torch.no_grad():

@@ -10,7 +10,7 @@ from asyncmarl.cluster.checkpoint import CheckpointError, list_checkpoints, load
 from asyncmarl.cluster.cli import main
 from asyncmarl.cluster.driver import Driver
 from asyncmarl.cluster.monitor import read_metrics
-from asyncmarl.cluster.roles import Roles, make_learner
+from asyncmarl.cluster.roles import Roles, make_learner, make_shard
 from asyncmarl.cluster.topology import build_topology
 
 
@@ -113,6 +113,40 @@ def test_legem_redistributed_rewards_reach_the_learner(tiny):
     for reward, red in seen:
         assert red.shape == reward.shape  # [B, T]
         torch.testing.assert_close(red.sum(1), reward.sum(1), atol=1e-4, rtol=1e-4)  # moved, not created
+
+
+def test_prioritized_replay_receives_the_learners_priorities(tiny):
+    """With replay.sampler=prioritized, every update's per-episode priorities reach the shard that holds the
+    episodes (two shards: each gets exactly the ids it sampled)."""
+    shards, learners = [], []
+
+    def shard(cfg, shard_id, info):
+        shards.append(make_shard(cfg, shard_id, info))
+        return shards[-1]
+
+    class Spy:
+        def __init__(self, cfg, info):
+            self.inner = make_learner(cfg, info)
+            learners.append(self)
+            self.sent = []
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def update(self, batch):
+            out = self.inner.update(batch)
+            self.sent.append((batch["episode_id"].tolist(), self.inner.last_priorities.copy()))
+            return out
+
+    train(tiny("replay.sampler=prioritized", "cluster.num_replay_shards=2", "cluster.total_env_steps=1200"),
+          roles=Roles(learner=Spy, shard=shard))
+    assert learners[0].sent and len(shards) == 2
+    ids, pr = learners[0].sent[-1]  # nothing samples after the last update, so these priorities stand
+    held = {eid: ep.priority for s in shards for eid, ep in s.storage.episodes.items()}
+    for eid, p in zip(ids, pr):
+        if eid in held:  # (evicted episodes are skipped)
+            assert held[eid] == pytest.approx(float(p), rel=1e-6)
+    assert sum(eid in held for eid in ids) > 0
 
 
 def test_cli_errors_are_one_line_and_name_the_key(capsys):

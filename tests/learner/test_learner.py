@@ -172,3 +172,30 @@ def test_tomacvf_with_legem_recomputes_segment_returns_from_the_rewards_it_train
     same = _learner("tomacvf", legem=True).update({**sj, "reward_redistributed": sj["reward"].clone()})
     for key in ("losses/micro_td", "losses/macro_td"):
         assert same[key] == pytest.approx(plain[key], rel=1e-5)
+
+
+@pytest.mark.parametrize("algo", ["tomacvf", "avf", "qmix"])
+def test_priorities_follow_each_episodes_td_error(algo):
+    """One priority per episode, positive; an episode whose rewards are scaled up 100x gets the largest."""
+    eps, sj, jt = _batches(B=4)
+    batch = dict(jt if algo == "avf" else sj)
+    batch["reward"] = batch["reward"].clone()
+    batch["reward"][2] *= 100.0
+    learner = _learner(algo)
+    assert learner.last_priorities is None
+    learner.update(batch)
+    pr = learner.last_priorities
+    assert pr.shape == (4,) and (pr > 0).all()
+    assert pr.argmax() == 2
+
+
+def test_priority_eta_mixes_max_and_mean():
+    eps, sj, _ = _batches(B=2)
+    batch = dict(sj)
+    maxes = _learner("qmix", priority_eta=1.0)
+    means = _learner("qmix", priority_eta=0.0)
+    maxes.update(batch)
+    means.update(batch)
+    assert (maxes.last_priorities > means.last_priorities).all()  # on rows of unequal |TD|, max > mean
+    with pytest.raises(ValueError, match="learner.priority_eta"):
+        LearnerConfig(priority_eta=1.5)

@@ -323,7 +323,8 @@ class Driver:
             self.topo = build_topology(cfg, self.roles)
             if self.resume_state is not None:
                 self.restore(self.resume_state)
-            self.progress = Progress(cfg.cluster.total_env_steps, self.c.env_steps, cfg.logging.progress)
+            self.progress = Progress(cfg.cluster.total_env_steps, self.c.env_steps, cfg.logging.progress,
+                                     self.c.updates)
             self._next_log = self.c.updates + cfg.logging.log_interval
             self._next_ckpt = self.c.updates + cfg.cluster.checkpoint_interval
             self._next_eval = self.c.env_steps + cfg.cluster.eval_interval

@@ -120,9 +120,9 @@ def read_metrics(path: str | Path) -> list[dict]:
 class Progress:
     """The driver's progress bar over env steps: episodes, mean return, updates/s, policy lag."""
 
-    def __init__(self, total: int, initial: int, enabled: bool):
+    def __init__(self, total: int, initial: int, enabled: bool, initial_updates: int = 0):
         self.bar = None
-        self._t0, self._u0 = time.perf_counter(), None
+        self._t0, self._u0 = time.perf_counter(), initial_updates  # rates count from here (a resume too)
         if enabled:
             from tqdm import tqdm
 
@@ -131,8 +131,6 @@ class Progress:
     def update(self, env_steps: int, episodes: int, mean_return: float, updates: int, lag: float) -> None:
         if self.bar is None:
             return
-        if self._u0 is None:
-            self._u0 = updates
         ups = (updates - self._u0) / max(time.perf_counter() - self._t0, 1e-9)
         self.bar.n = min(env_steps, self.bar.total)
         self.bar.set_postfix(episodes=episodes, ret=f"{mean_return:.2f}", ups=f"{ups:.1f}", lag=f"{lag:.1f}",

@@ -60,3 +60,17 @@ def test_metrics_log_writes_valid_json(tmp_path, value):
     log.write({"env_steps": 1, "x": value, "y": 2.5})
     log.close()
     assert read_metrics(tmp_path) == [{"env_steps": 1, "x": None, "y": 2.5}]
+
+
+def test_progress_bar_rate_counts_from_the_start_of_the_run(capsys):
+    """The first refresh already shows a real updates/s (not 0 because the bar had no earlier sample)."""
+    import time
+
+    from asyncmarl.cluster.monitor import Progress
+
+    bar = Progress(total=100, initial=0, enabled=True, initial_updates=5)
+    time.sleep(0.05)
+    bar.update(env_steps=40, episodes=3, mean_return=1.5, updates=25, lag=0.0)
+    ups = float(bar.bar.postfix.split("ups=")[1].split(",")[0])
+    bar.close()
+    assert 0.0 < ups <= 20 / 0.05

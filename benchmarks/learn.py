@@ -83,6 +83,8 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--out", default="benchmarks/out")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="also report the env steps at which each seed's greedy return first reaches this")
     p.add_argument("overrides", nargs="*", help="key=value config overrides")
     a = p.parse_intermixed_args()
 
@@ -119,6 +121,15 @@ def main() -> None:
           " | ".join(k.removeprefix("eval/") for k in metric_keys) + " | episodes | env steps | wall s |")
     print("|---|---|---:|---:|" + "---:|" * len(metric_keys) + "---:|---:|---:|")
     metrics = [np.mean([r["curve"][-1].get(k, np.nan) for r in results if r["curve"]]) for k in metric_keys]
+    curves = [r["curve"] for r in results if r["curve"]]
+    auc = np.mean([np.mean([row["eval/return_mean"] for row in c]) for c in curves])
+    print(f"mean greedy return over all evaluations (area under the curve / evaluations): {auc:.1f}")
+    if a.threshold is not None:
+        firsts = [next((row.get("env_steps") for row in c if row["eval/return_mean"] >= a.threshold), None)
+                  for c in curves]
+        hit = [f for f in firsts if f is not None]
+        print(f"first evaluation at or above {a.threshold:g}: {len(hit)}/{len(firsts)} seeds, env steps "
+              f"{[f for f in firsts]}" + (f", mean {np.mean(hit):.0f}" if hit else ""))
     print(f"| {a.scenario} | {a.algo} | {len(finals)} | {finals.mean():.1f} ± {finals.std():.1f} | " +
           " | ".join(f"{m:.2f}" for m in metrics) +
           f" | {np.mean([r['final'].get('episodes', 0) for r in results]):.0f}"

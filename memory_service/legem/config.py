@@ -33,6 +33,7 @@ class LegemConfig:
     obs_field: str = "real_obs"  # observation the keys use: "real_obs" (moves while busy) or "obs" (frozen)
     scheme1_counts: str = "graph"  # (our design) Scheme I reads visits of the whole graph phi^l or its sub-graph
     scheme2_normalise: bool = True  # (our design) Scheme II ranks nodes by sub-graph / graph visits (False: raw)
+    commit_only: bool = True  # (our design) a pivot must be a step where the agent committed a non-wait action
 
     def __post_init__(self):
         if self.scheme not in SCHEMES:
@@ -55,7 +56,10 @@ class LegemConfig:
         if any(b <= a for a, b in zip(edges, edges[1:])):
             raise ValueError(f"legem.return_edges must be strictly increasing, got {self.return_edges!r}")
         object.__setattr__(self, "return_edges", edges)
-        object.__setattr__(self, "scheme2_normalise", bool(self.scheme2_normalise))
+        for name in ("scheme2_normalise", "commit_only"):
+            if getattr(self, name) not in (True, False):  # bools (and 0 / 1), nothing else
+                raise ValueError(f"legem.{name} must be true or false, got {getattr(self, name)!r}")
+            object.__setattr__(self, name, bool(getattr(self, name)))
 
     @property
     def n_buckets(self) -> int:

@@ -80,7 +80,7 @@ class LegemMemory:
         b_size, t_size = ep.reward.shape
         out = np.full((b_size, t_size, self.n_agents), NONE, dtype=np.int64)
         search = PivotSearch(self.graphs, self.config.path_cap, self.config.scheme1_counts,
-                             self.config.scheme2_normalise)
+                             self.config.scheme2_normalise, self.config.commit_only)
         run = search.scheme1 if self.config.scheme == "I" else search.scheme2
         for b in range(b_size):
             steps = np.flatnonzero(ep.reward[b] != 0)

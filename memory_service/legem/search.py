@@ -26,6 +26,7 @@ import numpy as np
 from asyncmarl.memory_service.legem.graph import LevelledGraphs
 
 NONE = -1  # "no pivot found": the agent abstains from the ranking
+_NOOP = np.int64(0).astype("<i8").tobytes()  # action part of a key whose agent waited or was busy
 
 
 def up_low(c: np.ndarray) -> int:
@@ -73,11 +74,13 @@ def summarize(candidates: list[int]) -> int:
 class PivotSearch:
     """Scheme I and Scheme II over one :class:`LevelledGraphs`; create one per search call (it memoises)."""
 
-    def __init__(self, graphs: LevelledGraphs, path_cap: int, scheme1_counts: str, scheme2_normalise: bool):
+    def __init__(self, graphs: LevelledGraphs, path_cap: int, scheme1_counts: str, scheme2_normalise: bool,
+                 commit_only: bool = False):
         self.g = graphs
         self.path_cap = path_cap
         self.scheme1_counts = scheme1_counts
         self.scheme2_normalise = scheme2_normalise
+        self.commit_only = commit_only
         self._preds: dict[tuple[int, int], list[int]] = {}  # (node, bucket) -> predecessors, most visited first
         self._best: dict[tuple[int, int], tuple[float, int]] = {}  # Scheme II memo: (max value, its level)
 
@@ -95,6 +98,12 @@ class PivotSearch:
             preds = [r[2] for r in ranked]
             self._preds[key] = preds
         return preds
+
+    def _commits(self, nodes) -> np.ndarray:
+        """[L] bool: the node's afterstate action is not the no-op 0 (the key's last 8 bytes hold the action;
+        busy steps are keyed with 0), i.e. the agent committed an action at that step."""
+        keys = self.g.node_keys
+        return np.asarray([keys[v][3][-8:] != _NOOP for v in nodes], dtype=bool)
 
     # ------------------------------------------------------------------ Scheme I
     def paths(self, node: int, bucket: int) -> list[np.ndarray]:
@@ -129,17 +138,28 @@ class PivotSearch:
             e = up_low(c)
             if e == NONE:
                 e = low_up(c)
+            if e != NONE and self.commit_only and not self._commits([path[e]])[0]:
+                e = NONE  # a wait or busy step cannot have started the off-beat action
             candidates.append(NONE if e == NONE else int(self.g.level[path[0]]) + e)
         return summarize(candidates)
+
+    def _commits(self, nodes) -> np.ndarray:
+        """[L] bool: the node's afterstate action is not the no-op 0 (the key's last 8 bytes hold the action;
+        busy steps are keyed with 0), i.e. the agent committed an action at that step."""
+        keys = self.g.node_keys
+        return np.asarray([keys[v][3][-8:] != _NOOP for v in nodes], dtype=bool)
 
     # ------------------------------------------------------------------ Scheme II
     def _values(self, nodes: list[int], bucket: int) -> list[float]:
         visits = self.g.visits[nodes]  # [L, n_buckets]
         sub = visits[:, bucket].astype(np.float64)  # [L]
         if not self.scheme2_normalise:
-            return sub.tolist()
+            return np.where(self._commits(nodes), sub, -np.inf).tolist() if self.commit_only else sub.tolist()
         total = visits.sum(axis=1)  # [L]
-        return np.where(total > 0, sub / np.maximum(total, 1), 0.0).tolist()
+        value = np.where(total > 0, sub / np.maximum(total, 1), 0.0)  # [L]
+        if self.commit_only:  # wait / busy steps never hold the maximum: they cannot have started the action
+            value = np.where(self._commits(nodes), value, -np.inf)
+        return value.tolist()
 
     def scheme2(self, node: int, bucket: int) -> int:
         """Scheme II: on the most-visited path, the level nearest to t whose node has the path's maximum value.
@@ -166,8 +186,8 @@ class PivotSearch:
                     res = (m_u, p_u)
             memo[(w, bucket)] = res
             v, x_u = w, x
-        pivot = memo[(node, bucket)][1]
-        return NONE if pivot == int(self.g.level[node]) else pivot
+        best_value, pivot = memo[(node, bucket)]
+        return NONE if pivot == int(self.g.level[node]) or best_value == -np.inf else pivot
 
 
 def rank(candidates: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -1,0 +1,84 @@
+"""Shared runner of the off-beat learning tables (``stag_hunter_table.py``, ``offbeat_table.py``).
+
+Each run trains in this process with ``asyncmarl.cluster.train`` and is summarised by its final greedy
+evaluation. Finished runs are appended to a JSONL cache keyed by everything that defines the run, so a table
+command that is interrupted (or extended by more seeds) only trains what is missing; ``--fresh`` ignores it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+
+import numpy as np
+
+# Settings every table run shares (the budget the measured tables use; see docs/legem.md "Learning results").
+# n_step 1: the paper's off-beat TD (eq. 4) is a one-step target, and PyMARL's learners (the paper's baselines)
+# also default to one step; the n-step / TD(lambda) table varies it explicitly.
+BASE = (
+    "learner.atpg=false",
+    "learner.agent_net.temporal=false",
+    "learner.n_step=1",
+    "cluster.updates_per_iteration=4",
+    "rollout.epsilon_anneal_steps=100000",
+    "cluster.eval_episodes=64",
+    "cluster.eval_interval=0",
+    "logging.wandb_mode=disabled",
+    "logging.progress=false",
+)
+
+DEFAULT_CACHE = os.path.join("benchmarks", "out", "offbeat_runs.jsonl")
+
+
+def run_key(scenario: str, algo: str, legem: bool, seed: int, steps: int, extra: list[str]) -> str:
+    """The cache key of one run: every input that changes what it trains."""
+    return json.dumps([scenario, algo, bool(legem), int(seed), int(steps), list(BASE), sorted(extra)])
+
+
+def load_cache(path: str) -> dict[str, dict]:
+    """Key -> result of every run recorded in ``path`` (later lines win)."""
+    out: dict[str, dict] = {}
+    if path and os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if line.strip():
+                    row = json.loads(line)
+                    out[row["key"]] = row
+    return out
+
+
+def run_one(scenario: str, algo: str, legem: bool, seed: int, steps: int, extra: list[str], cache: dict,
+            cache_path: str | None) -> dict:
+    """Train one run (or return its cached result): {"return", "success", "seconds", ...}."""
+    key = run_key(scenario, algo, legem, seed, steps, extra)
+    if key in cache:
+        return cache[key]
+    from asyncmarl.cluster import train
+    from asyncmarl.cluster.config import load_config
+
+    overrides = [f"env.scenario={scenario}", f"learner.algo={algo}", f"learner.legem={str(legem).lower()}",
+                 f"seed={seed}", f"cluster.total_env_steps={steps}",
+                 f"logging.run_root={tempfile.mkdtemp(prefix='offbeat_runs_')}", *BASE, *extra]
+    start = time.time()
+    out = train(load_config(None, overrides))
+    success = out.get("eval/catch_rate_mean", out.get("eval/success_mean", float("nan")))
+    row = {"key": key, "scenario": scenario, "algo": algo, "legem": bool(legem), "seed": int(seed),
+           "steps": int(steps), "extra": list(extra), "return": float(out.get("eval/return_mean", float("nan"))),
+           "success": float(success), "seconds": time.time() - start}
+    cache[key] = row
+    if cache_path:
+        os.makedirs(os.path.dirname(cache_path) or ".", exist_ok=True)
+        with open(cache_path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+    print(f"  {scenario} {algo} legem={legem} seed={seed} {' '.join(extra)}: return {row['return']:.2f}, "
+          f"success {row['success']:.2f} ({row['seconds']:.0f} s)", flush=True)
+    return row
+
+
+def cell(values, percent: bool = True) -> str:
+    """'mean +- std' over seeds (population std), as a percentage or a plain number."""
+    v = np.asarray(values, dtype=np.float64)
+    if percent:
+        return f"{100 * v.mean():.0f} ± {100 * v.std():.0f}%"
+    return f"{v.mean():.2f} ± {v.std():.2f}"

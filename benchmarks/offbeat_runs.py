@@ -66,6 +66,8 @@ def run_one(scenario: str, algo: str, legem: bool, seed: int, steps: int, extra:
     row = {"key": key, "scenario": scenario, "algo": algo, "legem": bool(legem), "seed": int(seed),
            "steps": int(steps), "extra": list(extra), "return": float(out.get("eval/return_mean", float("nan"))),
            "success": float(success), "seconds": time.time() - start}
+    if not np.isfinite(row["success"]):  # a run stopped early (e.g. by SIGTERM) has no final evaluation
+        raise RuntimeError(f"run {scenario} {algo} legem={legem} seed={seed} ended without a final evaluation")
     cache[key] = row
     if cache_path:
         os.makedirs(os.path.dirname(cache_path) or ".", exist_ok=True)

@@ -49,11 +49,15 @@ def load_cache(path: str) -> dict[str, dict]:
 
 
 def run_one(scenario: str, algo: str, legem: bool, seed: int, steps: int, extra: list[str], cache: dict,
-            cache_path: str | None) -> dict:
-    """Train one run (or return its cached result): {"return", "success", "seconds", ...}."""
+            cache_path: str | None, train_missing: bool = True) -> dict | None:
+    """Train one run (or return its cached result): {"return", "success", "seconds", ...}; None when it is not
+    cached and ``train_missing`` is false. Overrides already in ``BASE`` are dropped (the same run, one key)."""
+    extra = [e for e in extra if e not in BASE]
     key = run_key(scenario, algo, legem, seed, steps, extra)
     if key in cache:
         return cache[key]
+    if not train_missing:
+        return None
     from asyncmarl.cluster import train
     from asyncmarl.cluster.config import load_config
 
@@ -78,9 +82,11 @@ def run_one(scenario: str, algo: str, legem: bool, seed: int, steps: int, extra:
     return row
 
 
-def cell(values, percent: bool = True) -> str:
-    """'mean +- std' over seeds (population std), as a percentage or a plain number."""
-    v = np.asarray(values, dtype=np.float64)
-    if percent:
-        return f"{100 * v.mean():.0f} ± {100 * v.std():.0f}%"
-    return f"{v.mean():.2f} ± {v.std():.2f}"
+def cell(values, percent: bool = True, expected: int | None = None) -> str:
+    """'mean +- std' over seeds (population std), as a percentage or a plain number; None entries are runs not
+    made, and a cell with fewer than ``expected`` runs says how many it has."""
+    v = np.asarray([x for x in values if x is not None], dtype=np.float64)
+    if v.size == 0:
+        return "not run"
+    text = f"{100 * v.mean():.0f} ± {100 * v.std():.0f}%" if percent else f"{v.mean():.2f} ± {v.std():.2f}"
+    return text if expected is None or v.size >= expected else f"{text} ({v.size} seeds)"

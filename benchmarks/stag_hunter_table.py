@@ -4,7 +4,7 @@ and QMIX / VDN with n-step and TD(lambda) targets without LeGEM (the paper's Tab
 Usage:
     python benchmarks/stag_hunter_table.py --table main    [--seeds 0 1 2 3 4] [--algos iql vdn qmix qplex]
     python benchmarks/stag_hunter_table.py --table targets [--seeds 0 1 2] [--algos qmix vdn]
-    common: [--steps 200000] [--scheme II] [--set key=value ...] [--cache PATH | --fresh]
+    common: [--steps 200000] [--scheme II] [--set key=value ...] [--cache PATH | --fresh] [--no-train]
 
 Each run trains in this process (one at a time, single-threaded) and reports its final greedy catch rate over
 64 evaluation episodes; cells are mean ± std over seeds. Shared settings: ``offbeat_runs.BASE`` (one-step TD
@@ -41,21 +41,27 @@ def main_table(args, cache, cache_path) -> None:
 
 
 def targets_table(args, cache, cache_path) -> None:
-    """The paper's Table 2 layout: n-step returns (left) and TD(lambda) (right), learners without LeGEM."""
+    """The paper's Table 2 layout: n-step returns (left) and TD(lambda) (right), learners without LeGEM.
+
+    Trains seed by seed over every cell (so a cut-short run leaves every cell with as many seeds as possible);
+    ``--no-train`` prints what the cache holds."""
+    settings = [f"learner.n_step={n}" for n in N_STEPS] + [f"learner.td_lambda={lam}" for lam in LAMBDAS]
+    if not args.no_train:
+        for s in args.seeds:
+            for algo in args.algos:
+                for opt in settings:
+                    run_one("stag-hunter", algo, False, s, args.steps, [opt, *args.extra], cache, cache_path)
     head = "| n | " + " | ".join(str(n) for n in N_STEPS) + " | lambda | " + " | ".join(str(l) for l in LAMBDAS) + " |"
     lines = [head, "|---" * (2 * len(N_STEPS) + 2) + "|"]
     for algo in args.algos:
-        left, right = [], []
-        for n in N_STEPS:
-            res = [run_one("stag-hunter", algo, False, s, args.steps, [f"learner.n_step={n}", *args.extra], cache,
-                           cache_path) for s in args.seeds]
-            left.append(cell([r["success"] for r in res]))
-        for lam in LAMBDAS:
-            res = [run_one("stag-hunter", algo, False, s, args.steps, [f"learner.td_lambda={lam}", *args.extra],
-                           cache, cache_path) for s in args.seeds]
-            right.append(cell([r["success"] for r in res]))
+        cells = []
+        for opt in settings:
+            res = [run_one("stag-hunter", algo, False, s, args.steps, [opt, *args.extra], cache, cache_path,
+                           train_missing=False) for s in args.seeds]
+            cells.append(cell([None if r is None else r["success"] for r in res], expected=len(args.seeds)))
         name = NAMES.get(algo, algo)
-        lines.append(f"| {name} | " + " | ".join(left) + f" | {name} | " + " | ".join(right) + " |")
+        k = len(N_STEPS)
+        lines.append(f"| {name} | " + " | ".join(cells[:k]) + f" | {name} | " + " | ".join(cells[k:]) + " |")
     print("\n".join(lines))
     print(f"\n{args.steps} joint steps per run, seeds {args.seeds}, without LeGEM, final greedy catch rate, "
           "mean ± std over seeds.")
@@ -71,6 +77,7 @@ def main() -> None:
     ap.add_argument("--set", dest="extra", nargs="*", default=[], help="more run-config overrides (key=value)")
     ap.add_argument("--cache", default=DEFAULT_CACHE, help="JSONL of finished runs (reused when the key matches)")
     ap.add_argument("--fresh", action="store_true", help="ignore and do not write the cache")
+    ap.add_argument("--no-train", action="store_true", help="print from the cache only (targets table)")
     args = ap.parse_args()
     main_tab = args.table == "main"
     args.seeds = args.seeds or ([0, 1, 2, 3, 4] if main_tab else [0, 1, 2])

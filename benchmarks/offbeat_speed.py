@@ -40,7 +40,8 @@ def main() -> None:
     ap.add_argument("--share", type=float, default=0.5, help="threshold as a share of the best return")
     args = ap.parse_args()
     groups: dict[tuple, dict[int, float]] = defaultdict(dict)  # run kind -> seed -> steps (a rerun replaces)
-    for cfg_path in sorted(glob.glob(os.path.join(args.roots, "*", "config.yaml"))):
+    paths = glob.glob(os.path.join(args.roots, "*", "config.yaml"))
+    for cfg_path in sorted(paths, key=lambda p: os.path.basename(os.path.dirname(p))):  # ends with its start time
         run = os.path.dirname(cfg_path)
         if not os.path.exists(os.path.join(run, "metrics.jsonl")):
             continue

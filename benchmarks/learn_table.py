@@ -1,0 +1,60 @@
+"""One results table from the curves.csv files that ``benchmarks/learn.py`` writes (several invocations, e.g.
+seeds run separately, may write to different --out folders: every folder given is read, rows of the same
+scenario/algo are pooled by seed).
+
+    python benchmarks/learn_table.py benchmarks/out/boxpushing-6__tomacvf benchmarks/out/boxpushing-6__avf_qmix \
+        --threshold 280 --at 100000
+
+Per method: seeds, final greedy return (mean ± std over seeds, last evaluation at or before --at), seeds whose
+final return reaches the threshold, env steps of the first evaluation at or above it, and the mean greedy
+return over all evaluations up to --at (area under the curve / evaluations).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+
+def load(folders: list[str], at: float) -> dict[str, dict[int, list[tuple[float, float]]]]:
+    """method -> seed -> [(env_steps, greedy return)] sorted, cut at ``at`` env steps."""
+    out: dict[str, dict[int, list]] = defaultdict(dict)
+    for folder in folders:
+        path = Path(folder) / "curves.csv"
+        if not path.exists():
+            raise SystemExit(f"{path}: no such file (run benchmarks/learn.py with --out first)")
+        method = Path(folder).name
+        rows = defaultdict(list)
+        with open(path) as f:
+            for r in csv.DictReader(f):
+                steps = float(r["env_steps"] or 0)
+                if steps <= at:
+                    rows[int(r["seed"])].append((steps, float(r["eval_return_mean"])))
+        for seed, curve in rows.items():
+            out[method][seed] = sorted(curve, key=lambda x: x[0])
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("folders", nargs="+")
+    p.add_argument("--threshold", type=float, default=280.0)
+    p.add_argument("--at", type=float, default=float("inf"), help="use evaluations up to this many env steps")
+    a = p.parse_args()
+    print(f"| method | seeds | final greedy return | seeds >= {a.threshold:g} | env steps to {a.threshold:g} (per seed) "
+          f"| mean over evaluations |")
+    print("|---|---:|---:|---:|---|---:|")
+    for method, seeds in load(a.folders, a.at).items():
+        finals = np.array([c[-1][1] for c in seeds.values()])
+        firsts = [next((int(s) for s, r in c if r >= a.threshold), None) for c in seeds.values()]
+        auc = np.mean([np.mean([r for _, r in c]) for c in seeds.values()])
+        steps = ", ".join("-" if f is None else f"{f // 1000}k" for f in firsts)
+        print(f"| {method} | {len(finals)} | {finals.mean():.1f} ± {finals.std():.1f} | "
+              f"{int((finals >= a.threshold).sum())}/{len(finals)} | {steps} | {auc:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

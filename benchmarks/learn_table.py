@@ -1,6 +1,5 @@
-"""One results table from the curves.csv files that ``benchmarks/learn.py`` writes (several invocations, e.g.
-seeds run separately, may write to different --out folders: every folder given is read, rows of the same
-scenario/algo are pooled by seed).
+"""One results table from the run folders that ``benchmarks/learn.py`` leaves under ``<out>/<scenario>__<algo>/runs/``
+(seeds run by separate invocations into the same --out are pooled; for a seed run twice the longer run counts).
 
     python benchmarks/learn_table.py benchmarks/out/boxpushing-6__tomacvf benchmarks/out/boxpushing-6__avf_qmix \
         --threshold 280 --at 100000
@@ -12,29 +11,28 @@ return over all evaluations up to --at (area under the curve / evaluations).
 from __future__ import annotations
 
 import argparse
-import csv
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import yaml
+
+from asyncmarl.cluster.monitor import read_metrics
 
 
 def load(folders: list[str], at: float) -> dict[str, dict[int, list[tuple[float, float]]]]:
-    """method -> seed -> [(env_steps, greedy return)] sorted, cut at ``at`` env steps."""
+    """method -> seed -> [(env_steps, greedy return)] in order, cut at ``at`` env steps."""
     out: dict[str, dict[int, list]] = defaultdict(dict)
     for folder in folders:
-        path = Path(folder) / "curves.csv"
-        if not path.exists():
-            raise SystemExit(f"{path}: no such file (run benchmarks/learn.py with --out first)")
-        method = Path(folder).name
-        rows = defaultdict(list)
-        with open(path) as f:
-            for r in csv.DictReader(f):
-                steps = float(r["env_steps"] or 0)
-                if steps <= at:
-                    rows[int(r["seed"])].append((steps, float(r["eval_return_mean"])))
-        for seed, curve in rows.items():
-            out[method][seed] = sorted(curve, key=lambda x: x[0])
+        runs = sorted(Path(folder).glob("runs/*/metrics.jsonl"))
+        if not runs:
+            raise SystemExit(f"{folder}: no runs/*/metrics.jsonl (run benchmarks/learn.py with --out first)")
+        for path in runs:
+            seed = int(yaml.safe_load((path.parent / "config.yaml").read_text())["seed"])
+            curve = [(float(r["env_steps"]), float(r["eval/return_mean"])) for r in read_metrics(path)
+                     if "eval/return_mean" in r and r["env_steps"] <= at]
+            if curve and len(curve) >= len(out[Path(folder).name].get(seed, [])):
+                out[Path(folder).name][seed] = curve
     return out
 
 

@@ -43,7 +43,7 @@ VARIANTS: dict[str, list[str]] = {
 }
 for _algo in ("iql", "vdn", "qmix", "qplex"):
     VARIANTS[_algo] = [f"learner.algo={_algo}", *_NO_TEMPORAL]
-    VARIANTS[f"{_algo}_legem"] = [f"learner.algo={_algo}", "learner.legem=true", *_NO_TEMPORAL]
+    VARIANTS[f"{_algo}_legem"] = [f"learner.algo={_algo}", "learner.legem=true", "learner.n_step=1", *_NO_TEMPORAL]
 
 
 def base_preset(scenario: str) -> tuple[str, list[str]]:

@@ -78,6 +78,11 @@ class LearnerConfig:
                              f"{self.grad_clip}, {self.macro_td_weight}")
         if not 0.0 <= self.priority_eta <= 1.0:
             raise ValueError(f"learner.priority_eta must be in [0, 1], got {self.priority_eta}")
+        if self.legem and (self.n_step != 1 or self.td_lambda is not None):
+            raise ValueError(f"learner.legem trains with LeGEM's one-step off-beat TD (paper eq. 4): set "
+                             f"learner.n_step=1 and learner.td_lambda=null (got n_step={self.n_step}, td_lambda="
+                             f"{self.td_lambda}; multi-step targets on redistributed rewards credit the exploratory "
+                             f"choices inside the window and failed on Stag-Hunter, docs/legem.md)")
         if self.td_lambda is not None and not 0.0 <= self.td_lambda <= 1.0:
             raise ValueError(f"learner.td_lambda must be null or in [0, 1], got {self.td_lambda}")
         if self.algo == "avf" and self.buffer != "mac_jert":

@@ -22,7 +22,7 @@ def test_distributed_run_with_wandb_offline(ray_session, tiny, tmp_path, monkeyp
     (tmp_path / "wandb").mkdir()
     # an off-beat scenario with LeGEM, so the LeGEM actor and the chained redistribution run too
     cfg = tiny(*RAY, "logging.wandb_mode=auto", "cluster.total_env_steps=3000", "env.scenario=stag-hunter",
-               "learner.legem=true")
+               "learner.legem=true", "learner.n_step=1")
     final = train(cfg)
     assert final["env_steps"] >= 3000 and final["updates"] > 0
     assert final["counters/published"] > 0  # weights went out to the rollout actors

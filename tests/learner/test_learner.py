@@ -103,14 +103,14 @@ def test_metrics_are_namespaced():
 
 def test_legem_trains_on_redistributed_rewards_and_errors_without_them():
     _, sj, _ = _batches()
-    learner = _learner("qmix", legem=True)
+    learner = _learner("qmix", legem=True, n_step=1)
     with pytest.raises(ValueError, match="reward_redistributed"):
         learner.update(sj)
     # moving every reward to the first step changes the targets; the raw 'reward' is then ignored
     redistributed = torch.zeros_like(sj["reward"])
     redistributed[:, 0] = sj["reward"].sum(1)
-    m1 = _learner("qmix", legem=True).update({**sj, "reward_redistributed": redistributed})
-    m2 = _learner("qmix", legem=True).update({**sj, "reward_redistributed": redistributed, "reward": sj["reward"] * 0})
+    m1 = _learner("qmix", legem=True, n_step=1).update({**sj, "reward_redistributed": redistributed})
+    m2 = _learner("qmix", legem=True, n_step=1).update({**sj, "reward_redistributed": redistributed, "reward": sj["reward"] * 0})
     m3 = _learner("qmix", legem=False).update(sj)
     assert m1["q/target_mean"] == m2["q/target_mean"] != m3["q/target_mean"]
 
@@ -168,8 +168,8 @@ def test_tomacvf_with_legem_recomputes_segment_returns_from_the_rewards_it_train
     """Handing LeGEM the unchanged rewards reproduces the ordinary update exactly (the recomputed R_m equal the
     batch's seg_return)."""
     _, sj, _ = _batches(seed=4)
-    plain = _learner("tomacvf").update(sj)
-    same = _learner("tomacvf", legem=True).update({**sj, "reward_redistributed": sj["reward"].clone()})
+    plain = _learner("tomacvf", n_step=1).update(sj)
+    same = _learner("tomacvf", legem=True, n_step=1).update({**sj, "reward_redistributed": sj["reward"].clone()})
     for key in ("losses/micro_td", "losses/macro_td"):
         assert same[key] == pytest.approx(plain[key], rel=1e-5)
 
@@ -199,3 +199,11 @@ def test_priority_eta_mixes_max_and_mean():
     assert (maxes.last_priorities > means.last_priorities).all()  # on rows of unequal |TD|, max > mean
     with pytest.raises(ValueError, match="learner.priority_eta"):
         LearnerConfig(priority_eta=1.5)
+
+
+def test_legem_needs_one_step_targets():
+    with pytest.raises(ValueError, match="learner.legem .*learner.n_step=1"):
+        LearnerConfig(legem=True, n_step=5)
+    with pytest.raises(ValueError, match="td_lambda"):
+        LearnerConfig(legem=True, n_step=1, td_lambda=0.9)
+    assert LearnerConfig(legem=True, n_step=1).legem

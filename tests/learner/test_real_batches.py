@@ -92,7 +92,7 @@ def test_offbeat_iql_with_legem_rewards():
     batch = shard.sample(4)
     batch["reward_redistributed"] = legem.redistribute(batch)
     torch.manual_seed(0)
-    cfg = LearnerConfig(algo="iql", atpg=False, legem=True, gamma=G, device="cpu",
+    cfg = LearnerConfig(algo="iql", atpg=False, legem=True, n_step=1, gamma=G, device="cpu",
                         agent_net=dataclasses.replace(NET, temporal=False))
     m = Learner(cfg, info).update(batch)
     assert math.isfinite(m["losses/micro_td"])

@@ -89,4 +89,4 @@ def cell(values, percent: bool = True, expected: int | None = None) -> str:
     if v.size == 0:
         return "not run"
     text = f"{100 * v.mean():.0f} ± {100 * v.std():.0f}%" if percent else f"{v.mean():.2f} ± {v.std():.2f}"
-    return text if expected is None or v.size >= expected else f"{text} ({v.size} seeds)"
+    return text if expected is None or v.size >= expected else f"{text} ({v.size} seed{'s' if v.size != 1 else ''})"

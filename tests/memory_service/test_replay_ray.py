@@ -1,5 +1,7 @@
 """Two replay shards as Ray actors behind the client: routing, merged sampling, and a killed actor replaced
 by an empty one while the other keeps serving."""
+import time
+
 import pytest
 
 from asyncmarl.memory_service.replay import ReplayConfig
@@ -23,8 +25,14 @@ def test_ray_shards_serve_and_survive_a_killed_actor():
         batch = client.sample(8, view="mac_jert")
         assert batch["episode_id"].shape == (8,) and "discount" in batch
         ray.kill(client.shards[1])
-        batch = client.sample(8) or client.sample(8)  # the first call may notice the death and restart
+        # the kill is asynchronous: calls already queued may still be answered, so sample until the client has
+        # noticed the death (at most a minute on a loaded machine)
+        deadline = time.monotonic() + 60.0
+        while client.restarts == 0 and time.monotonic() < deadline:
+            client.sample(8)
+            time.sleep(0.05)
         assert client.restarts == 1
+        batch = client.sample(8)  # the replacement shard is empty: everything comes from shard 0
         assert all(shard_for(e, 2) == 0 for e in batch["episode_id"].tolist())
         assert client.stats()["live_shards"] == 2
     finally:

@@ -59,7 +59,7 @@ class Learner:
         opt = torch.optim.Adam if cfg.optimiser == "adam" else torch.optim.RMSprop
         self.optimiser = opt(self.online.parameters(), lr=cfg.lr)
         self.version = 0  # completed updates; published with the weights
-        self.last_priorities: np.ndarray | None = None  # [B] of the last update, for a prioritised replay
+        self._last_td: tuple[Tensor, Tensor] | None = None  # (micro-TD errors [B, T, X], counted rows [B, T])
 
     # ------------------------------------------------------------------ public API
     def update(self, batch: dict[str, Tensor]) -> dict[str, float]:
@@ -75,19 +75,22 @@ class Learner:
         self.optimiser.step()
         self.version += 1
         self._update_target()
-        self.last_priorities = self._priorities(td, b)
+        valid = b["filled"] * (1.0 - b["burn_in"]) if "burn_in" in b else b["filled"]
+        self._last_td = (td.detach(), valid)  # priorities are computed only when asked for (no device sync)
         out = {k: float(v) for k, v in metrics.items()}
         out.update({"learner/grad_norm": float(grad_norm), "learner/version": float(self.version),
                     "learner/lr": self.cfg.lr})
         return out
 
-    def _priorities(self, td: Tensor, b: dict[str, Tensor]) -> np.ndarray:
-        """Per-episode replay priorities [B] from the micro-TD errors [B, T, X] of the update just made:
-        eta * max + (1 - eta) * mean of |TD| over the episode's counted rows (a small floor keeps every
-        episode drawable)."""
-        valid = (b["filled"] * (1.0 - b["burn_in"]) if "burn_in" in b else b["filled"]).unsqueeze(-1)  # [B, T, 1]
-        err = td.detach().abs() * valid  # [B, T, X]
-        count = (valid.sum((1, 2)) * td.shape[-1]).clamp(min=1.0)  # [B]
+    @property
+    def last_priorities(self) -> np.ndarray | None:
+        """Per-episode replay priorities [B] from the last update's micro-TD errors: eta * max + (1 - eta) *
+        mean of |TD| over the episode's counted rows (a small floor keeps every episode drawable)."""
+        if self._last_td is None:
+            return None
+        td, valid = self._last_td  # [B, T, X] (zero on rows that do not count), [B, T]
+        err = td.abs()
+        count = (valid.sum(1) * td.shape[-1]).clamp(min=1.0)  # [B]
         eta = self.cfg.priority_eta
         pr = eta * err.amax((1, 2)) + (1.0 - eta) * err.sum((1, 2)) / count
         return (pr + 1e-3).cpu().numpy()

@@ -51,14 +51,17 @@ def test_killed_rollout_actor_shard_and_learner_are_restarted(ray_session, tiny)
             killed["at"] = d.c.env_steps
             ray.kill(d.topo.rollouts[0])
             ray.kill(d.topo.shards[1])
-        elif "learner" not in killed and d.last_checkpoint is not None:
-            killed["learner"] = load_checkpoint(d.last_checkpoint)["learner"]["version"]
-            ray.kill(d.topo.learner)
+        elif "learner" not in killed and d.topo.restarts["rollout"] >= 1 and d.c.updates > 3:
+            # checkpoint now rather than wait for the interval, so the learner dies early enough in the run
+            # for the driver to see its failure (a learner that dies in the final drain is not restarted)
+            if d.checkpoint() is not None:
+                killed["learner"] = load_checkpoint(d.last_checkpoint)["learner"]["version"]
+                ray.kill(d.topo.learner)
 
     cfg = tiny(*RAY, "cluster.total_env_steps=9000", "cluster.checkpoint_interval=20",
                "replay.incomplete_timeout_s=1.0")
     final = train(cfg, hooks=(kill_mid_run,))
-    assert killed and final["env_steps"] >= 9000 and final["stopped"] is None
+    assert "learner" in killed and killed["at"] < 4500 and final["env_steps"] >= 9000 and final["stopped"] is None
     rows = [r for r in read_metrics(final["run_dir"]) if "faults/restarts_rollout" in r]
     last = rows[-1]
     assert last["faults/restarts_rollout"] >= 1 and last["faults/restarts_shard"] >= 1

@@ -25,6 +25,7 @@ from asyncmarl.rollout_workers.config import RolloutConfig
 
 PRESET_DIR = Path(__file__).resolve().parent / "configs"
 RUNTIMES = ("local", "ray")
+REPLAY_CHECKPOINTS = ("never", "final", "always")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 
 
@@ -49,6 +50,7 @@ class ClusterConfig:
     max_restarts: int = 5  # restarts per failed actor before the run fails
     batch_size: int = 32  # episodes per learner batch (split across the replay shards)
     actor_cpus: float = 1.0  # CPUs Ray reserves per rollout/learner actor (shards and LeGEM reserve none)
+    checkpoint_replay: str = "final"  # replay contents in checkpoints: never, final (the run's last one) or always
 
     def __post_init__(self):
         if self.runtime not in RUNTIMES:
@@ -57,6 +59,9 @@ class ClusterConfig:
                      "publish_interval", "checkpoint_interval", "eval_episodes", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"cluster.{name} must be >= 1, got {getattr(self, name)}")
+        if self.checkpoint_replay not in REPLAY_CHECKPOINTS:
+            raise ValueError(f"cluster.checkpoint_replay must be one of {list(REPLAY_CHECKPOINTS)}, "
+                             f"got {self.checkpoint_replay!r}")
         if self.eval_interval < 0 or self.max_restarts < 0 or self.actor_cpus < 0:
             raise ValueError("cluster.eval_interval, cluster.max_restarts and cluster.actor_cpus must be >= 0")
 

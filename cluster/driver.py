@@ -31,7 +31,7 @@ log = logging.getLogger("asyncmarl.cluster")
 
 # Keys that may differ when resuming: how long to run, where, and how to log (never what is learned).
 RESUMABLE_CHANGES = ("cluster.total_env_steps", "cluster.runtime", "cluster.address", "cluster.actor_cpus",
-                     "cluster.max_restarts", "name")
+                     "cluster.max_restarts", "cluster.checkpoint_replay", "name")
 
 CHART_NAMES = {"return": "charts/episodic_return", "length": "charts/episodic_length"}  # CleanRL's names
 
@@ -225,22 +225,27 @@ class Driver:
         self.wandb.log_media("media/learning_curve", path, step=self.c.env_steps)
 
     # ------------------------------------------------------------------ checkpoints
-    def collect_state(self) -> dict:
+    def collect_state(self, with_replay: bool = False) -> dict:
         topo = self.topo
         refs = {"learner": call(topo.learner, "state_dict"), "policy": call(topo.learner, "publish"),
                 "legem": call(topo.legem, "state_dict") if topo.legem is not None else None,
-                "rollouts": [call(r, "state_dict") for r in topo.rollouts]}
+                "rollouts": [call(r, "state_dict") for r in topo.rollouts],
+                "replay": [call(s, "state_dict") for s in topo.shards] if with_replay else None}
         c = dataclasses.replace(self.c, elapsed_s=self.c.elapsed_s + time.perf_counter() - self._t0)
         return {"format": 1, "config": config_to_dict(self.cfg), "counters": dataclasses.asdict(c),
                 "learner": resolve(refs["learner"]),
                 "legem": resolve(refs["legem"]) if refs["legem"] is not None else None,
                 "policy": resolve(refs["policy"]), "rollouts": [resolve(r) for r in refs["rollouts"]],
+                "replay": [resolve(r) for r in refs["replay"]] if with_replay else None,
                 "restarts": dict(topo.restarts),
                 "wandb_id": self.wandb.run_id}
 
-    def checkpoint(self) -> Path | None:
+    def checkpoint(self, final: bool = False) -> Path | None:
+        """Save a checkpoint; replay contents go in when ``cluster.checkpoint_replay`` is ``always``, or
+        ``final`` and this is the run's last checkpoint."""
+        mode = self.cfg.cluster.checkpoint_replay
         try:
-            state = self.collect_state()
+            state = self.collect_state(with_replay=mode == "always" or (final and mode == "final"))
         except failure_types() as e:
             log.warning("checkpoint skipped: a role failed while saving (%s)", e)
             return None
@@ -248,7 +253,7 @@ class Driver:
         return self.last_checkpoint
 
     def restore(self, state: dict) -> None:
-        """Counters, learner, LeGEM and rollout workers from a checkpoint."""
+        """Counters, learner, LeGEM, rollout workers and (when the checkpoint holds it) replay from a checkpoint."""
         topo = self.topo
         self.c = Counters(**state["counters"])
         self.c.published = -1
@@ -257,6 +262,12 @@ class Driver:
             refs.append(call(topo.legem, "load_state_dict", state["legem"]))
         if len(state["rollouts"]) == len(topo.rollouts):
             refs += [call(r, "load_state_dict", s) for r, s in zip(topo.rollouts, state["rollouts"])]
+        replay = state.get("replay")
+        if replay is not None and len(replay) == len(topo.shards):
+            refs += [call(s, "load_state_dict", r) for s, r in zip(topo.shards, replay)]
+        elif replay is not None:
+            log.warning("replay not restored: the checkpoint holds %d shard(s), this run has %d", len(replay),
+                        len(topo.shards))
         for ref in refs:
             resolve(ref)
         topo.restarts.update(state.get("restarts", {}))
@@ -331,7 +342,7 @@ class Driver:
             self._last_log = (time.perf_counter(), self.c.env_steps, self.c.updates)
             (run_ray if self.topo.remote else run_local)(self)
             self.log_row()
-            self.checkpoint()
+            self.checkpoint(final=True)
             if self.stop_reason is None:
                 self.evaluate()
             self._log_curve()

@@ -76,6 +76,13 @@ class ShardHost:
     def stats(self) -> dict:
         return dict(self.shard.stats())
 
+    def state_dict(self) -> dict:
+        """The shard's complete episodes, priorities and counters (see ``ReplayShard.state_dict``)."""
+        return self.shard.state_dict()
+
+    def load_state_dict(self, state: dict) -> None:
+        self.shard.load_state_dict(state)
+
 
 class LegemHost:
     """The LeGEM memory as a peer: trajectories come straight from rollout hosts, batches from the learner."""

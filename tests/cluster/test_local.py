@@ -2,6 +2,8 @@
 (evaluate, render, plot, resume), LeGEM's redistributed rewards reaching the learner, and errors at the door."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -72,6 +74,11 @@ def test_resume_restores_exact_state_and_counters_continue(tiny):
         assert torch.equal(restored["online"][key], value), key
     assert restored["version"] == saved["learner"]["learner"]["version"]
     assert d.topo.rollouts[0].state_dict()["env_steps"] == saved["rollouts"][0]["env_steps"]
+    # the final checkpoint (here: the one written on the stop request) carries replay, so learning resumes on
+    # the same episodes and priorities instead of refilling an empty replay
+    stored = saved["replay"][0]["episodes"]
+    assert stored and d.topo.shards[0].num_episodes() == len(stored)
+    assert d.topo.shards[0].state_dict()["counts"] == saved["replay"][0]["counts"]
     # and the resumed run continues the counters in the same directory
     second = train(cfg, resume=first["run_dir"])
     assert second["run_dir"] == first["run_dir"] and second["stopped"] is None
@@ -166,3 +173,16 @@ def test_cli_errors_are_one_line_and_name_the_key(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "boxpushing-6" in out and "tomacvf" in out and "tiny" in out
+
+
+def test_replay_goes_into_checkpoints_as_configured(tiny):
+    """``cluster.checkpoint_replay``: never (no replay in any checkpoint), always (in every one); the default,
+    final, is covered by the resume test above."""
+    never = train(tiny("cluster.total_env_steps=800", "cluster.checkpoint_replay=never"))
+    assert load_checkpoint(never["checkpoint"])["replay"] is None
+    always = train(tiny("cluster.total_env_steps=800", "cluster.checkpoint_interval=5",
+                        "cluster.checkpoint_replay=always"))
+    kept = list_checkpoints(Path(always["run_dir"]) / "checkpoints")
+    assert len(kept) > 1 and all(load_checkpoint(p)["replay"][0]["episodes"] for p in kept)
+    with pytest.raises(ValueError, match="cluster.checkpoint_replay must be one of"):
+        tiny("cluster.checkpoint_replay=sometimes")

@@ -40,12 +40,13 @@ def save_checkpoint(folder: str | Path, updates: int, state: dict, keep: int = 3
     folder.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     torch.save(state, buf)
-    payload = buf.getvalue()
+    payload = buf.getbuffer()  # a view, not a copy: with replay inside, the payload can be gigabytes
     digest = hashlib.sha256(payload).hexdigest().encode()
     final = folder / f"ckpt_{updates:010d}.pt"
     tmp = folder / f".{final.name}.tmp-{os.getpid()}"
     with open(tmp, "wb") as f:
-        f.write(MAGIC + digest + b"\n" + payload)
+        f.write(MAGIC + digest + b"\n")
+        f.write(payload)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, final)

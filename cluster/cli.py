@@ -59,6 +59,16 @@ def _plot(a) -> int:
     return 0
 
 
+def _convert(a) -> int:
+    from asyncmarl.cluster.checkpoint import convert_legacy_checkpoint
+
+    if not a.trust:
+        raise ValueError("convert-checkpoint unpickles the old file, which runs any code it carries: pass --trust "
+                         "only for a checkpoint you made yourself")
+    print(f"wrote {convert_legacy_checkpoint(a.path, a.out)}")
+    return 0
+
+
 def _list(_a) -> int:
     from asyncmarl.cluster.config import presets
     from asyncmarl.learner.config import ALGOS
@@ -96,6 +106,11 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument("--out", default="curves.png")
     pl.add_argument("--metric", default="charts/episodic_return")
     pl.set_defaults(fn=_plot)
+    cv = sub.add_parser("convert-checkpoint", help="rewrite an old pickled checkpoint in the safe format")
+    cv.add_argument("path", metavar="OLD_CHECKPOINT")
+    cv.add_argument("out", metavar="NEW_CHECKPOINT", help="ckpt_<updates>.pt path to write")
+    cv.add_argument("--trust", action="store_true", help="confirm the old file is yours (unpickling runs code)")
+    cv.set_defaults(fn=_convert)
     ls = sub.add_parser("list", help="scenarios, algorithms and presets")
     ls.set_defaults(fn=_list)
     return p

@@ -5,10 +5,14 @@ the reference implementations give it). ``infos[agent]`` carries, every step:
 
 * ``macro_obs`` (the same frozen macro-observation) and ``real_obs`` (the real observation of this step);
 * ``macro_done`` (its action ended at this step: it chooses at the next step), ``macro_action`` (the index it
-  executed), ``elapsed`` (steps of that action run before this step), ``action_mask`` (what it may choose);
+  executed), ``elapsed`` (steps of that action run before this step), ``action_mask`` (what it may choose, as
+  PettingZoo expects it: ``np.int8`` 0/1, so ``env.action_space(a).sample(infos[a]["action_mask"])`` works);
 * at episode end, the scenario's metrics (``success``, ``catch_rate``, ...) when the scenario reports them.
 
+With ``dict_obs=True`` observations take PettingZoo's common masked form ``{"observation": macro-observation,
+"action_mask": int8 mask}`` (the classic games' layout, which masking wrappers and libraries look for).
 Agents inside an action may omit theirs (or send anything); a choosing agent must send a valid one.
+The batched core keeps ``bool`` masks: rollout workers and replay index with them.
 """
 from __future__ import annotations
 
@@ -37,21 +41,26 @@ class AgentActionSpace(gymnasium.spaces.Discrete):
 class AsyncParallelEnv(ParallelEnv):
     """A PettingZoo parallel environment over one copy of a :class:`BatchedEnv`."""
 
-    metadata = {"render_modes": ["rgb_array", "ansi"], "name": "asyncmarl", "is_parallelizable": True}
+    metadata = {"render_modes": ["human", "rgb_array", "ansi"], "name": "asyncmarl", "is_parallelizable": True}
 
-    def __init__(self, core: BatchedEnv, render_mode: str | None = None):
+    def __init__(self, core: BatchedEnv, render_mode: str | None = None, dict_obs: bool = False):
         if core.batch_size != 1:
             raise ValueError(f"AsyncParallelEnv wraps a core with batch_size 1, got {core.batch_size}")
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        if not isinstance(dict_obs, (bool, np.bool_)):
+            raise ValueError(f"dict_obs must be True or False, got {dict_obs!r}")
         self.core = core
         self.render_mode = render_mode
+        self.dict_obs = bool(dict_obs)
         self.metadata = {**self.metadata, "name": core.name}
         self.possible_agents = list(core.agents)
         self.agents: list[str] = []
-        self._obs_spaces = {
-            a: gymnasium.spaces.Box(-np.inf, np.inf, (core.obs_dim,), np.float32) for a in self.possible_agents
-        }
+        obs_space = gymnasium.spaces.Box(-np.inf, np.inf, (core.obs_dim,), np.float32)
+        if self.dict_obs:
+            mask_space = gymnasium.spaces.Box(0, 1, (core.n_actions,), np.int8)
+            obs_space = gymnasium.spaces.Dict({"observation": obs_space, "action_mask": mask_space})
+        self._obs_spaces = {a: obs_space for a in self.possible_agents}
         self._act_spaces = {
             a: AgentActionSpace(core.n_actions, self._mask_getter(i)) for i, a in enumerate(self.possible_agents)
         }
@@ -66,7 +75,7 @@ class AsyncParallelEnv(ParallelEnv):
 
         return mask
 
-    def observation_space(self, agent: str) -> gymnasium.spaces.Box:
+    def observation_space(self, agent: str) -> gymnasium.spaces.Space:
         return self._obs_spaces[agent]
 
     def action_space(self, agent: str) -> gymnasium.spaces.Discrete:
@@ -116,6 +125,9 @@ class AsyncParallelEnv(ParallelEnv):
         return self.core.last.state[0].copy()
 
     def render(self):
+        if self.render_mode == "human":  # a terminal is what every scenario can draw on: print the text frame
+            print(self.core.render_ansi(0), flush=True)
+            return None
         if self.render_mode == "ansi":
             return self.core.render_ansi(0)
         if self.render_mode == "rgb_array":
@@ -126,7 +138,10 @@ class AsyncParallelEnv(ParallelEnv):
         pass
 
     # ------------------------------------------------------------------ helpers
-    def _obs(self, step: Step) -> dict[str, np.ndarray]:
+    def _obs(self, step: Step) -> dict:
+        if self.dict_obs:
+            return {a: {"observation": step.obs[0, i].copy(), "action_mask": step.action_mask[0, i].astype(np.int8)}
+                    for i, a in enumerate(self.possible_agents)}
         return {a: step.obs[0, i].copy() for i, a in enumerate(self.possible_agents)}
 
     def _infos(self, step: Step) -> dict[str, dict]:
@@ -136,7 +151,7 @@ class AsyncParallelEnv(ParallelEnv):
                 "macro_done": bool(step.choosing[0, i]),
                 "macro_action": int(step.macro_action[0, i]),
                 "elapsed": int(step.elapsed[0, i]),
-                "action_mask": step.action_mask[0, i].copy(),
+                "action_mask": step.action_mask[0, i].astype(np.int8),
                 "macro_obs": step.obs[0, i].copy(),
                 "real_obs": step.real_obs[0, i].copy(),
             }

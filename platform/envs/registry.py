@@ -47,7 +47,7 @@ def _load_all() -> None:
     import asyncmarl.platform.envs as pkg
 
     for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name not in {"base", "registry", "parallel"} and not info.name.startswith("_"):
+        if info.name not in {"base", "registry", "parallel", "rllib"} and not info.name.startswith("_"):
             importlib.import_module(f"{pkg.__name__}.{info.name}")
     _LOADED = True
 
@@ -88,8 +88,9 @@ def env_info(name: str, **settings: Any):
     return EnvInfo.from_env(make_batched(name, 1, **settings), family=spec(name).family)
 
 
-def make(name: str, render_mode: str | None = None, **settings: Any):
-    """A PettingZoo ``ParallelEnv`` of scenario ``name`` (a view of the batched core at B = 1)."""
+def make(name: str, render_mode: str | None = None, dict_obs: bool = False, **settings: Any):
+    """A PettingZoo ``ParallelEnv`` of scenario ``name`` (a view of the batched core at B = 1); ``dict_obs``
+    gives observations as ``{"observation": ..., "action_mask": ...}``."""
     from asyncmarl.platform.envs.parallel import AsyncParallelEnv
 
-    return AsyncParallelEnv(make_batched(name, 1, **settings), render_mode=render_mode)
+    return AsyncParallelEnv(make_batched(name, 1, **settings), render_mode=render_mode, dict_obs=dict_obs)

@@ -3,39 +3,9 @@
 Every role is a plain class (no Ray inside). ``asyncmarl.cluster`` runs them in one process or wraps them as
 Ray actors; no role knows the topology.
 
-Episode batch (``Batch = dict[str, torch.Tensor]``), built by replay's ``sample``; ``T`` is the longest
-episode (or window) in the batch, shorter ones are zero-padded and masked by ``filled``:
-
-==================  ==========================  ===========================================================
-key                 shape                       meaning
-==================  ==========================  ===========================================================
-state               [B, T+1, state_dim]         global state s_t (row T: after the last step)
-obs                 [B, T+1, n, obs_dim]        macro-observations (frozen while an action runs)
-real_obs            [B, T+1, n, obs_dim]        real observations (what Mac-SJERT adds)
-action_mask         [B, T+1, n, n_actions]      bool, what a choosing agent may pick at t
-choosing            [B, T+1, n]                 bool, agent picks a new action at t
-actions             [B, T, n]                   int64, joint action executed during step t
-elapsed             [B, T, n]                   int64, steps that action had run before t (t_m)
-action_end          [B, T, n]                   bool, that action ends at t (== choosing[:, 1:])
-reward              [B, T]                      float32, joint reward r_t
-terminated          [B, T]                      float32, 1 at the step that finished the task
-filled              [B, T]                      float32, 1 on real steps, 0 on padding
-seg_start           [B, n, K]                   int64, start step of agent i's k-th action
-seg_end             [B, n, K]                   int64, end step (inclusive)
-seg_return          [B, n, K]                   float32, R_m of that action (eq. 5)
-seg_mask            [B, n, K]                   float32, 1 for real segments
-pe_time             [B, T+1, pe_dim]            f_e(t), temporal encoding of absolute time
-pe_elapsed          [B, T, n, pe_dim]           f_e(t_m) of each agent's running action
-t                   [B, T+1]                    int64, absolute step of each row (windows, Mac-JERT view)
-burn_in             [B, T]                      float32, 1 on warm-up steps before a window (no loss there)
-episode_id          [B]                         int64
-weight              [B]                         float32, importance weights (prioritised sampler only)
-==================  ==========================  ===========================================================
-
-The Mac-JERT view (``view="mac_jert"``) keeps the same keys over the squeezed steps where some agent's action
-ended (plus the first), with ``obs`` the frozen macro-observations, ``reward`` the joint reward accumulated
-(discounted) since the previous kept step, and an extra ``discount`` [B, T] = gamma ** (steps to the next kept
-step).
+Episode batch (``Batch = dict[str, torch.Tensor]``), built by replay's ``sample``: its keys, dtypes, shapes and
+which view carries them are declared once in :mod:`asyncmarl.platform.schema` (``schema.layout_table()``
+prints them).
 """
 from __future__ import annotations
 

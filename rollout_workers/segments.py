@@ -5,18 +5,18 @@ Every copy keeps its current episode in preallocated arrays ``[B, H, ...]`` (``H
 outgrows it). Appending a timestep is one array operation per field for all copies; only emitting the
 segments of the (few) agents whose action ended loops in Python.
 
-Rows follow :mod:`asyncmarl.platform.data`: row ``t`` holds what the agents saw before acting at ``t``
+Fields, dtypes and rows follow :mod:`asyncmarl.platform.schema`: row ``t`` holds what the agents saw before acting at ``t``
 (state, obs, real_obs, action_mask, choosing) and what happened during step ``t`` (actions, elapsed, reward).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from asyncmarl.platform.data import FINAL_FIELDS, STEP_FIELDS, Segment
+from asyncmarl.platform.data import Segment
 from asyncmarl.platform.envs.base import Step
+from asyncmarl.platform.schema import FINAL_FIELDS, SEGMENT_FIELDS, STEP_FIELDS
 
 _OBS_FIELDS = FINAL_FIELDS  # written at row t+1 from the Step a step returns (row 0 from the reset Step)
-_ACT_FIELDS = ("actions", "elapsed", "reward")  # written at row t from the Step of step t
 
 
 class SegmentCutter:
@@ -24,15 +24,18 @@ class SegmentCutter:
 
     ``begin`` starts episodes (after reset), ``record`` appends one joint step and returns the segments whose
     action ended plus the trajectories of finished episodes, ``abandon`` drops open episodes.
-    ``Segment.ret`` is R_m = sum_{t=start}^{end} gamma^(t - start) r_t (ToMacVF eq. 5).
+    ``Segment.ret`` is R_m = sum_{t=start}^{end} gamma^(t - start) r_t (ToMacVF eq. 5). ``trajectories``: also
+    emit each finished episode's arrays (copies; only LeGEM reads them).
     """
 
-    def __init__(self, batch_size: int, n_agents: int, gamma: float, worker_id: int = 0, initial_horizon: int = 64):
+    def __init__(self, batch_size: int, n_agents: int, gamma: float, worker_id: int = 0, initial_horizon: int = 64,
+                 trajectories: bool = True):
         if batch_size < 1 or n_agents < 1:
             raise ValueError(f"batch_size and n_agents must be >= 1, got {batch_size} and {n_agents}")
         if not 0.0 <= gamma <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {gamma}")
         self.B, self.n, self.gamma, self.worker_id = int(batch_size), int(n_agents), float(gamma), int(worker_id)
+        self.trajectories = bool(trajectories)
         self._H = max(2, int(initial_horizon))  # rows per copy currently allocated
         self._buf: dict[str, np.ndarray] | None = None  # field -> [B, H, ...], allocated on the first begin
         B, n = self.B, self.n
@@ -50,15 +53,9 @@ class SegmentCutter:
         B, H, n = self.B, self._H, self.n
         if step.obs.shape[:2] != (B, n):
             raise ValueError(f"Step.obs must have shape ({B}, {n}, obs_dim), got {step.obs.shape}")
-        like = {
-            "state": step.state[0], "obs": step.obs[0], "real_obs": step.real_obs[0],
-            "action_mask": step.action_mask[0], "choosing": step.choosing[0],
-            "actions": np.zeros(n, np.int64), "elapsed": np.zeros(n, np.int64), "reward": np.float32(0.0),
-        }
-        dtypes = {"choosing": bool, "action_mask": bool, "actions": np.int64, "elapsed": np.int64}
-        self._buf = {
-            f: np.zeros((B, H) + np.shape(like[f]), dtypes.get(f, np.float32)) for f in STEP_FIELDS
-        }
+        dims = {"n_agents": n, "obs_dim": step.obs.shape[-1], "state_dim": step.state.shape[-1],
+                "n_actions": step.action_mask.shape[-1]}
+        self._buf = {f.name: np.zeros((B, H) + f.tail(dims), f.dtype) for f in SEGMENT_FIELDS}
 
     def _grow(self, need: int) -> None:
         if need < self._H:
@@ -102,7 +99,7 @@ class SegmentCutter:
         """Append the joint step that produced ``step`` (``actions`` [B, n] were sent for it).
 
         Returns the segments of every agent whose action ended at this step (all agents of copies whose
-        episode ended) and the finished trajectories of those copies.
+        episode ended) and the finished trajectories of those copies (empty unless ``trajectories``).
         """
         if self._buf is None:
             raise RuntimeError("SegmentCutter: call begin() before record()")
@@ -130,7 +127,7 @@ class SegmentCutter:
         segments = [self._segment(int(b), int(i), step) for b, i in np.argwhere(ended)]
         self._seg_index += ended
         self.t = np.where(self.active, t + 1, t)
-        trajectories = [self._trajectory(int(b), step) for b in np.flatnonzero(done)]
+        trajectories = [self._trajectory(int(b), step) for b in np.flatnonzero(done)] if self.trajectories else []
         self.active &= ~done
         self.t[done] = 0  # until begin(): inactive copies' ignored rows stay inside the buffer
         return segments, trajectories

@@ -2,25 +2,20 @@
 
 Each joint row is written once, by the first segment that carries it; later segments covering the same rows
 are checked against it. While an episode is open its rows are kept packed (all fields of a row as bytes in
-their stored dtypes), so a segment costs one comparison and one write whatever the number of fields. A segment is validated completely before anything is written, so a rejected one
-leaves the stored data unchanged.
+their stored dtypes, ``schema.STORED_DTYPES``), so a segment costs one comparison and one write whatever the
+number of fields. A segment is validated completely before anything is written, so a rejected one leaves the
+stored data unchanged.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from asyncmarl.platform.data import FINAL_FIELDS, STEP_FIELDS, Segment
+from asyncmarl.platform.data import Segment
+from asyncmarl.platform.schema import FINAL_FIELDS, SEGMENT_FIELDS, STEP_FIELDS, STORED_DTYPES
 
-# Stored dtypes: compact integer types keep a joint row small (actions < 2^15, elapsed < 2^31).
-STORE_DTYPES = {
-    "state": np.float32, "obs": np.float32, "real_obs": np.float32, "action_mask": np.bool_,
-    "choosing": np.bool_, "actions": np.int16, "elapsed": np.int32, "reward": np.float32,
-}
-
-
-# dtype kinds accepted per field: b bool, i/u integers, f floats
-_KINDS = {f: ("b" if STORE_DTYPES[f] == np.bool_ else "iu" if np.issubdtype(STORE_DTYPES[f], np.integer) else "fiu")
-          for f in STEP_FIELDS}
+# dtype kinds accepted per field (b bool, i/u integers, f floats), from the stored dtype: anything that converts
+# to it without losing meaning
+_KINDS = {f: "b" if d == np.bool_ else "iu" if np.issubdtype(d, np.integer) else "fiu" for f, d in STORED_DTYPES.items()}
 _KIND_NAMES = {f: {"b": "bool", "iu": "an integer type", "fiu": "a numeric type"}[k] for f, k in _KINDS.items()}
 
 
@@ -38,11 +33,11 @@ class Schema:
         self.n_agents = acts.shape[1]
         self.shapes = {f: np.shape(seg.steps[f])[1:] for f in STEP_FIELDS if f in seg.steps}
         self._row_bytes = None
-        per_agent = ("obs", "real_obs", "action_mask", "choosing", "elapsed")
-        bad = [f for f in per_agent if self.shapes.get(f, ())[:1] != (self.n_agents,)]
-        if bad or len(self.shapes.get("state", (0, 0))) != 1 or self.shapes.get("reward") != ():
+        bad = [f.name for f in SEGMENT_FIELDS if f.name not in self.shapes or len(self.shapes[f.name]) != len(f.shape_tail)
+               or (f.per_agent and self.shapes[f.name][0] != self.n_agents)]
+        if bad:
             raise SegmentError(
-                f"segment fields {bad or ['state', 'reward']} do not fit n_agents = {self.n_agents} (from actions); "
+                f"segment fields {bad} do not fit n_agents = {self.n_agents} (from actions); "
                 f"shapes: { {f: np.shape(v) for f, v in seg.steps.items()} }"
             )
 
@@ -51,7 +46,7 @@ class Schema:
         if getattr(self, "_lay", None) is None:
             self._lay, off = [], 0
             for f in STEP_FIELDS:
-                nb = int(np.prod(self.shapes[f], dtype=np.int64)) * np.dtype(STORE_DTYPES[f]).itemsize
+                nb = int(np.prod(self.shapes[f], dtype=np.int64)) * np.dtype(STORED_DTYPES[f]).itemsize
                 self._lay.append((f, off, nb))
                 off += nb
         return self._lay
@@ -60,17 +55,17 @@ class Schema:
         """A segment's joint rows as one ``[L, row_bytes]`` uint8 array in stored dtypes: one comparison and one
         write per segment instead of one per field."""
         return np.concatenate(
-            [np.ascontiguousarray(steps[f], STORE_DTYPES[f]).reshape(L, -1).view(np.uint8) for f in STEP_FIELDS], 1
+            [np.ascontiguousarray(steps[f], STORED_DTYPES[f]).reshape(L, -1).view(np.uint8) for f in STEP_FIELDS], 1
         )
 
     def unpack(self, packed: np.ndarray, f: str) -> np.ndarray:
         """Field ``f`` ``[L, ...]`` of packed rows (a copy)."""
         _, off, nb = next(x for x in self._layout() if x[0] == f)
         cols = np.ascontiguousarray(packed[:, off : off + nb])
-        return cols.view(STORE_DTYPES[f]).reshape((len(packed),) + self.shapes[f])
+        return cols.view(STORED_DTYPES[f]).reshape((len(packed),) + self.shapes[f])
 
     def _bytes(self, fields) -> int:
-        return sum(int(np.prod(self.shapes[f], dtype=np.int64)) * np.dtype(STORE_DTYPES[f]).itemsize for f in fields)
+        return sum(int(np.prod(self.shapes[f], dtype=np.int64)) * np.dtype(STORED_DTYPES[f]).itemsize for f in fields)
 
     def row_bytes(self) -> int:
         """Bytes of one stored joint step row (all STEP_FIELDS)."""
@@ -186,7 +181,7 @@ class OpenEpisode:
                     raise SegmentError(f"{where}: joint rows of {bad} disagree with another agent's segment")
         if seg.final is not None and self.final is not None:
             for f in FINAL_FIELDS:
-                if not np.array_equal(self.final[f], np.asarray(seg.final[f], STORE_DTYPES[f])):
+                if not np.array_equal(self.final[f], np.asarray(seg.final[f], STORED_DTYPES[f])):
                     raise SegmentError(f"{where}: final {f!r} disagrees with another agent's final rows")
 
     def write(self, seg: Segment, now: float) -> None:
@@ -219,7 +214,7 @@ class OpenEpisode:
             self.terminated = bool(seg.terminated)
             self.extras = dict(seg.extras)
             if self.final is None:
-                self.final = {f: np.asarray(seg.final[f], STORE_DTYPES[f]).copy() for f in FINAL_FIELDS}
+                self.final = {f: np.asarray(seg.final[f], STORED_DTYPES[f]).copy() for f in FINAL_FIELDS}
         # an n-copies layout stores every segment's rows for its agent (same compact dtypes, for a fair count)
         self.ncopy_bytes += seg.length * self.schema.row_bytes() + (self.schema.final_bytes() if seg.is_last else 0)
         self.last_update = now

@@ -11,11 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from asyncmarl.memory_service.replay.storage import STEP_ONLY, Episode
-from asyncmarl.platform.data import FINAL_FIELDS
+from asyncmarl.memory_service.replay.storage import Episode
+from asyncmarl.platform.schema import ACTION_FIELDS, BATCH_DTYPES, FINAL_FIELDS
 from asyncmarl.platform.temporal import positional_encoding
-
-INT_FIELDS = ("actions", "elapsed")  # stored compact, handed out as int64
 
 
 def choose_window(ep: Episode, window: int, burn_in: int, rng: np.random.Generator) -> tuple[int, int, int]:
@@ -41,25 +39,23 @@ def build_rows(episodes: list[Episode], cuts: list[tuple[int, int, int]], n_agen
     B = len(episodes)
     L = np.array([hi - lo for lo, hi, _ in cuts], np.int64)  # [B] steps per row of the batch
     T = int(L.max())
-    out = {f: _scatter([e.rows[f][lo : hi + 1] for e, (lo, hi, _) in zip(episodes, cuts)], T + 1, e0dt)
-           for f, e0dt in ((f, episodes[0].rows[f].dtype) for f in FINAL_FIELDS)}
-    for f in STEP_ONLY:
-        dtype = np.int64 if f in INT_FIELDS else np.float32
-        out[f] = _scatter([e.rows[f][lo:hi] for e, (lo, hi, _) in zip(episodes, cuts)], T, dtype)
+    out = {f: _scatter([e.rows[f][lo : hi + 1] for e, (lo, hi, _) in zip(episodes, cuts)], T + 1, BATCH_DTYPES[f])
+           for f in FINAL_FIELDS}
+    for f in ACTION_FIELDS:  # stored compact, widened to the batch dtype here
+        out[f] = _scatter([e.rows[f][lo:hi] for e, (lo, hi, _) in zip(episodes, cuts)], T, BATCH_DTYPES[f])
     t = np.arange(T + 1)
     lo = np.array([c[0] for c in cuts], np.int64)
-    rowvalid = t[None] <= L[:, None]  # [B, T+1]
     out["t"] = lo[:, None] + t[None]  # [B, T+1] absolute step; keeps counting on padding (use filled)
     filled = t[None, :T] < L[:, None]  # [B, T]
-    out["filled"] = filled.astype(np.float32)
-    out["burn_in"] = (t[None, :T] < np.array([c[2] for c in cuts])[:, None]).astype(np.float32)
+    out["filled"] = filled.astype(BATCH_DTYPES["filled"])
+    out["burn_in"] = (t[None, :T] < np.array([c[2] for c in cuts])[:, None]).astype(BATCH_DTYPES["burn_in"])
     ends_episode = np.array([hi == e.T for e, (_, hi, _) in zip(episodes, cuts)])  # [B]
     last = (t[None, :T] == L[:, None] - 1) & ends_episode[:, None]  # [B, T] the episode's last step
     term = np.array([e.terminated for e in episodes])
-    out["terminated"] = (last & term[:, None]).astype(np.float32)
+    out["terminated"] = (last & term[:, None]).astype(BATCH_DTYPES["terminated"])
     # An action ends where its agent chooses next, and every action ends with the episode.
     out["action_end"] = (out["choosing"][:, 1:] | last[..., None]) & filled[..., None]  # [B, T, n]
-    out["episode_id"] = np.array([e.episode_id for e in episodes], np.int64)
+    out["episode_id"] = np.array([e.episode_id for e in episodes], BATCH_DTYPES["episode_id"])
     out.update(_segment_tables(episodes, cuts, n_agents))
     return out
 
@@ -80,12 +76,8 @@ def _segment_tables(episodes, cuts, n_agents) -> dict[str, np.ndarray]:
         rets.append(s["ret"][sel])
     b, a, k = (np.concatenate(x) for x in (bs, ags, ks))
     K = int(k.max(initial=0)) + 1
-    tables = {
-        "seg_start": np.zeros((len(episodes), n_agents, K), np.int64),
-        "seg_end": np.zeros((len(episodes), n_agents, K), np.int64),
-        "seg_return": np.zeros((len(episodes), n_agents, K), np.float32),
-        "seg_mask": np.zeros((len(episodes), n_agents, K), np.float32),
-    }
+    tables = {f: np.zeros((len(episodes), n_agents, K), BATCH_DTYPES[f])
+              for f in ("seg_start", "seg_end", "seg_return", "seg_mask")}
     tables["seg_start"][b, a, k] = np.concatenate(starts)
     tables["seg_end"][b, a, k] = np.concatenate(ends)
     tables["seg_return"][b, a, k] = np.concatenate(rets)

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from asyncmarl.platform.data import FINAL_FIELDS
+from asyncmarl.platform.schema import ACTION_FIELDS, FIELDS, MAC_JERT, OBS_ROWS
+
+_KEPT_ROWS = tuple(f.name for f in FIELDS if f.rows == OBS_ROWS and MAC_JERT in f.views)  # copied from kept rows
+_AT_START = tuple(f for f in ACTION_FIELDS if f != "reward")  # a transition's actions/elapsed are its first step's
 
 
 def squeeze(rows: dict[str, np.ndarray], gamma: float) -> dict[str, np.ndarray]:
@@ -34,7 +37,7 @@ def squeeze(rows: dict[str, np.ndarray], gamma: float) -> dict[str, np.ndarray]:
     bk, tk = np.nonzero(keep)
     pk = pos[bk, tk]
     out: dict[str, np.ndarray] = {}
-    for f in FINAL_FIELDS + ("t",):
+    for f in _KEPT_ROWS:
         out[f] = np.zeros((B, Tq + 1) + rows[f].shape[2:], rows[f].dtype)
         out[f][bk, pk] = rows[f][bk, tk]
     tau = np.zeros((B, Tq + 1), np.int64)  # row (in the unsqueezed batch) of each kept row
@@ -44,7 +47,7 @@ def squeeze(rows: dict[str, np.ndarray], gamma: float) -> dict[str, np.ndarray]:
     out["t"] = np.where(tq <= Lq[:, None], out["t"], out["t"][np.arange(B), Lq][:, None] + tq - Lq[:, None])
     step = tk < L[bk]  # kept rows that start a transition
     bs, ts, ps = bk[step], tk[step], pk[step]
-    for f in ("actions", "elapsed"):
+    for f in _AT_START:
         out[f] = np.zeros((B, Tq) + rows[f].shape[2:], rows[f].dtype)
         out[f][bs, ps] = rows[f][bs, ts]
     # accumulated discounted reward of every squeezed transition, one bincount for the whole batch

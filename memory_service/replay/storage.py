@@ -7,14 +7,12 @@ from collections import Counter, OrderedDict
 import numpy as np
 
 from asyncmarl.memory_service.replay.assembly import OpenEpisode
-from asyncmarl.platform.data import FINAL_FIELDS
-
-STEP_ONLY = ("actions", "elapsed", "reward")  # fields with T rows; FINAL_FIELDS have T + 1 rows
+from asyncmarl.platform.schema import ACTION_FIELDS, FINAL_FIELDS
 
 
 class Episode:
     """One complete episode: ``rows[f]`` is ``[T+1, ...]`` for FINAL_FIELDS (row T after the last step) and
-    ``[T, ...]`` for actions/elapsed/reward; ``seg[k]`` are the per-agent segment tables ``[S]``, sorted by
+    ``[T, ...]`` for ACTION_FIELDS (actions, elapsed, reward), in their stored dtypes; ``seg[k]`` are the per-agent segment tables ``[S]``, sorted by
     (agent, index)."""
 
     __slots__ = ("episode_id", "T", "terminated", "extras", "rows", "seg", "nbytes", "ncopy_bytes", "priority")
@@ -23,7 +21,7 @@ class Episode:
         T = op.T
         self.episode_id, self.T, self.terminated, self.extras = op.episode_id, T, op.terminated, op.extras
         self.rows = {f: np.concatenate([op.field(f), op.final[f][None]]) for f in FINAL_FIELDS}
-        self.rows.update({f: op.field(f) for f in STEP_ONLY})
+        self.rows.update({f: op.field(f) for f in ACTION_FIELDS})
         recs = [(a, k) + r for a, segs in enumerate(op.segs) for k, r in sorted(segs.items())]
         cols = list(zip(*recs))  # agent, index, start, end, ret, action, version
         self.seg = {

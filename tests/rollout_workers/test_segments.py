@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from asyncmarl.memory_service.replay.synthetic import ScriptedMacroEnv, ScriptedSettings
-from asyncmarl.platform.data import FINAL_FIELDS, STEP_FIELDS
+from asyncmarl.platform.schema import FINAL_FIELDS, STEP_FIELDS
 from asyncmarl.rollout_workers.segments import SegmentCutter
 
 GAMMA = 0.75

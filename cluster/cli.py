@@ -5,30 +5,61 @@
     asyncmarl render CHECKPOINT --out episode.gif
     asyncmarl plot RUN_DIR ... --out curves.png
     asyncmarl list
+    asyncmarl --version
 
 Bad configs, checkpoints and cluster addresses end with one ``error:`` line and exit status 2, before anything
-starts.
+starts. Output piped into a reader that stops early (``asyncmarl list | head``) ends quietly.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
+
+SIGPIPE_STATUS = 141  # what a shell reports for a command ended by SIGPIPE (128 + 13), as `yes | head` gives
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Help that shows each option's default (where it has one: not for None or an off switch)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _Version(argparse.Action):
+    """``--version``: the package version from its metadata and the code's git commit (computed only when asked)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from asyncmarl.cluster.provenance import code_version
+
+        v = code_version()
+        where = ""
+        if v["commit"]:
+            where = f" (commit {v['commit'][:12]}{', uncommitted changes' if v['dirty'] else ''})"
+        print(f"asyncmarl {v['version']}{where}")
+        parser.exit()
 
 
 def _train(a) -> int:
     from asyncmarl.cluster.config import load_config
     from asyncmarl.cluster.driver import train
-    from asyncmarl.cluster.rundir import read_config
+    from asyncmarl.cluster.rundir import check_run_root, read_config
 
     if a.resume and (a.config is None or "=" in a.config):
         overrides = ([a.config] if a.config else []) + a.overrides
-        cfg = read_config(a.resume, overrides)
+        cfg = read_config(a.resume, overrides, for_training=True)
     elif a.config is None:
         raise ValueError("train needs CONFIG (a preset name or YAML path) or --resume RUN_DIR")
     else:
         cfg = load_config(a.config, a.overrides)
+        check_run_root(cfg)  # a run root that is a file, read-only or full fails before Ray or any folder starts
     final = train(cfg, resume=a.resume)
     keys = ("run_dir", "checkpoint", "stopped", "env_steps", "updates", "episodes", "charts/episodic_return",
             "eval/return_mean", "eval/return_ci95")
@@ -84,36 +115,52 @@ def _list(_a) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="asyncmarl", description="Asynchronous cooperative MARL on Ray.")
-    sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train from a preset or YAML config with key=value overrides")
+    p = argparse.ArgumentParser(prog="asyncmarl", description="Asynchronous cooperative MARL on Ray.",
+                                formatter_class=_Help)
+    p.add_argument("--version", action=_Version, help="print the version (and git commit) and exit")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help[0].upper() + help[1:].replace("%%", "%") + ".",
+                              formatter_class=_Help)
+
+    t = command("train", "train from a preset or YAML config with key=value overrides")
     t.add_argument("config", nargs="?", help="preset name (asyncmarl list) or YAML path")
     t.add_argument("overrides", nargs="*", help="key=value overrides, e.g. learner.lr=0.001 seed=3")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     t.set_defaults(fn=_train)
-    e = sub.add_parser("evaluate", help="greedy decentralised episodes of a checkpoint")
-    e.add_argument("path", metavar="RUN_DIR|CHECKPOINT")
-    e.add_argument("--episodes", type=int, default=32)
-    e.add_argument("--seed", type=int, default=12345)
+    e = command("evaluate", "greedy decentralised episodes of a checkpoint")
+    e.add_argument("path", metavar="RUN_DIR|CHECKPOINT", help="run directory (its last checkpoint) or checkpoint")
+    e.add_argument("--episodes", type=int, default=32, help="greedy episodes to run")
+    e.add_argument("--seed", type=int, default=12345, help="seed of the evaluation environments")
     e.set_defaults(fn=_evaluate)
-    r = sub.add_parser("render", help="GIF of one greedy episode")
+    r = command("render", "GIF of one greedy episode")
     r.add_argument("path", metavar="CHECKPOINT", help="checkpoint file or run directory")
-    r.add_argument("--out", default="episode.gif")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--out", default="episode.gif", help="GIF file to write")
+    r.add_argument("--seed", type=int, default=0, help="seed of the rendered episode")
     r.set_defaults(fn=_render)
-    pl = sub.add_parser("plot", help="learning curves of runs (mean and spread over seeds)")
-    pl.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
-    pl.add_argument("--out", default="curves.png")
-    pl.add_argument("--metric", default="charts/episodic_return")
+    pl = command("plot", "learning curves of runs (mean and 95%% CI over seeds)")
+    pl.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (seeds of one config "
+                    "are grouped)")
+    pl.add_argument("--out", default="curves.png", help="PNG file to write")
+    pl.add_argument("--metric", default="charts/episodic_return", help="metric of metrics.jsonl to draw")
     pl.set_defaults(fn=_plot)
-    cv = sub.add_parser("convert-checkpoint", help="rewrite an old pickled checkpoint in the safe format")
-    cv.add_argument("path", metavar="OLD_CHECKPOINT")
+    cv = command("convert-checkpoint", "rewrite an old pickled checkpoint in the safe format")
+    cv.add_argument("path", metavar="OLD_CHECKPOINT", help="checkpoint in the old pickled format")
     cv.add_argument("out", metavar="NEW_CHECKPOINT", help="ckpt_<updates>.pt path to write")
     cv.add_argument("--trust", action="store_true", help="confirm the old file is yours (unpickling runs code)")
     cv.set_defaults(fn=_convert)
-    ls = sub.add_parser("list", help="scenarios, algorithms and presets")
+    ls = command("list", "scenarios, algorithms and presets")
     ls.set_defaults(fn=_list)
     return p
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of our stdout went away (``| head``): send what is left to /dev/null so the interpreter's final
+    flush cannot raise again, and end like a command killed by SIGPIPE, without a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return SIGPIPE_STATUS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,9 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     a = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return a.fn(a)
-    except (ValueError, ClusterUnreachable, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        status = a.fn(a)
+        sys.stdout.flush()  # a closed pipe fails here, inside the handler, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except (ValueError, ClusterUnreachable, OSError) as e:  # bad input, unreachable cluster, unusable file/path
+        print("error: " + " ".join(str(e).split("\n")), file=sys.stderr)
         return 2
 
 

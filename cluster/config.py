@@ -3,8 +3,10 @@ presets in ``cluster/configs/`` with ``key=value`` overrides (OmegaConf does the
 
     cfg = load_config("boxpushing6_tomacvf", ["learner.lr=0.001", "seed=3"])
 
-Every error names the offending key and, where there is a fixed set, the valid choices; nothing starts before the
-whole config has been checked (including the scenario name and its settings).
+Every error names the offending key (or the file and line of a broken YAML file) and, where there is a fixed set,
+the valid choices; nothing starts before the whole config has been checked (including the scenario name and its
+settings, every number being finite, and, for a config about to train, the combinations and the memory it needs:
+:mod:`asyncmarl.cluster.validation`).
 """
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from asyncmarl.cluster.validation import ConfigError, check_for_training, check_values
 from asyncmarl.learner.config import LearnerConfig
 from asyncmarl.memory_service.legem import LegemConfig
 from asyncmarl.memory_service.replay import ReplayConfig
@@ -51,6 +55,8 @@ class ClusterConfig:
     batch_size: int = 32  # episodes per learner batch (split across the replay shards)
     actor_cpus: float = 1.0  # CPUs Ray reserves per rollout/learner actor (shards and LeGEM reserve none)
     checkpoint_replay: str = "final"  # replay contents in checkpoints: never, final (the run's last one) or always
+    memory_limit_gb: float = 0.0  # memory budget the size check compares against (0: this machine's available)
+    stall_warn_s: float = 120.0  # warn (with the reason) when the learner has made no update for this long; 0: off
 
     def __post_init__(self):
         if self.runtime not in RUNTIMES:
@@ -62,8 +68,11 @@ class ClusterConfig:
         if self.checkpoint_replay not in REPLAY_CHECKPOINTS:
             raise ValueError(f"cluster.checkpoint_replay must be one of {list(REPLAY_CHECKPOINTS)}, "
                              f"got {self.checkpoint_replay!r}")
-        if self.eval_interval < 0 or self.max_restarts < 0 or self.actor_cpus < 0:
-            raise ValueError("cluster.eval_interval, cluster.max_restarts and cluster.actor_cpus must be >= 0")
+        if not self.stall_warn_s >= 0:  # also refuses NaN
+            raise ValueError(f"cluster.stall_warn_s must be >= 0 seconds, got {self.stall_warn_s}")
+        if self.eval_interval < 0 or self.max_restarts < 0 or self.actor_cpus < 0 or self.memory_limit_gb < 0:
+            raise ValueError("cluster.eval_interval, cluster.max_restarts, cluster.actor_cpus and "
+                             "cluster.memory_limit_gb must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -93,10 +102,52 @@ class RunConfig:
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
+    def __post_init__(self):
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < SEED_LIMIT:
+            raise ConfigError(f"seed must be an int in [0, 2**32), got {self.seed!r}")
+        if self.name is not None:
+            check_run_name(self.name)
+
+
+SEED_LIMIT = 2**32  # numpy, torch and the per-worker seed arithmetic (seed * 1000 + ...) all take it
+NAME_MAX_BYTES = 200  # below the usual 255-byte file-name limit, leaving room for the "-<k>" suffix
+
+
+def check_run_name(name: str) -> None:
+    """``name`` must be one plain path component: the run directory has to land inside logging.run_root."""
+    bad = (not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name
+           or name != name.strip() or name.startswith("~"))
+    if bad:
+        raise ConfigError(f"name must be a plain folder name (no '/', '\\', '..', leading '~' or surrounding "
+                          f"spaces), got {name!r}")
+    if len(name.encode()) > NAME_MAX_BYTES:
+        raise ConfigError(f"name must be at most {NAME_MAX_BYTES} bytes, got {len(name.encode())}")
+
 
 def presets() -> list[str]:
     """Names of the YAML presets shipped in cluster/configs/."""
     return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    """``text`` as an OmegaConf mapping; :class:`ConfigError` naming ``source`` (and the line) when it is not
+    YAML or not a mapping of sections."""
+    try:
+        plain = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"config file {source}: not valid YAML{where}: {problem}") from None
+    if plain is None:
+        return OmegaConf.create({})
+    if not isinstance(plain, dict):
+        raise ConfigError(f"config file {source}: must be a mapping of sections (seed, env, learner, ...), got a "
+                          f"YAML {type(plain).__name__}")
+    try:
+        return OmegaConf.create(text)
+    except (yaml.YAMLError, OmegaConfBaseException) as e:
+        raise ConfigError(f"config file {source}: {str(e).splitlines()[0]}") from None
 
 
 def _read_yaml(preset_or_path: str, seen: tuple[str, ...] = ()) -> Any:
@@ -104,13 +155,19 @@ def _read_yaml(preset_or_path: str, seen: tuple[str, ...] = ()) -> Any:
     if not path.suffix:
         path = PRESET_DIR / f"{preset_or_path}.yaml"
     if not path.is_file():
-        raise ValueError(f"config {preset_or_path!r} is neither a file nor a preset; presets: {presets()}")
-    node = OmegaConf.load(path)
+        raise ConfigError(f"config {preset_or_path!r} is neither a file nor a preset; presets: {presets()}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config file {path}: cannot be read: {e}") from None
+    node = _parse_yaml(text, str(path))
     base = node.pop("base", None)
     if base is None:
         return node
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"config file {path}: 'base' must name a preset or YAML file, got {base!r}")
     if base in seen:
-        raise ValueError(f"config {path}: preset cycle through {base!r}")
+        raise ConfigError(f"config {path}: preset cycle through {base!r}")
     return OmegaConf.merge(_read_yaml(str(base), seen + (str(base),)), node)
 
 
@@ -123,8 +180,13 @@ def _valid_keys(schema: Any, dotted: str) -> list[str]:
     return sorted(node.keys()) if OmegaConf.is_dict(node) else []
 
 
-def load_config(preset_or_path: str | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
-    """Build a checked :class:`RunConfig` from a preset name or YAML path plus ``key=value`` overrides."""
+def load_config(preset_or_path: str | None = None, overrides: list[str] | tuple[str, ...] = (),
+                for_training: bool = True) -> RunConfig:
+    """Build a checked :class:`RunConfig` from a preset name or YAML path plus ``key=value`` overrides.
+
+    ``for_training`` (the default) also refuses combinations that cannot train and configs whose replay,
+    batches and rollouts would not fit in memory (:func:`asyncmarl.cluster.validation.check_for_training`);
+    reading a finished run's config for evaluation or plots skips that."""
     schema = OmegaConf.structured(RunConfig)
     try:
         layers = [schema]
@@ -144,12 +206,18 @@ def load_config(preset_or_path: str | None = None, overrides: list[str] | tuple[
         raise ValueError(f"config key {key!r}: {msg}{hint}") from None
     except TypeError as e:  # a dataclass rejected a value
         raise ValueError(f"config: {e}") from None
-    return _finish(cfg)
+    except yaml.YAMLError as e:  # an override whose value is not YAML
+        raise ConfigError(f"overrides {list(overrides)}: not valid YAML: {str(e).splitlines()[0]}") from None
+    cfg = _finish(cfg)
+    if for_training:
+        check_for_training(cfg)
+    return cfg
 
 
 def _finish(cfg: RunConfig) -> RunConfig:
-    """Cross-section rules: replay discounts with the learner's gamma (one source of truth); the scenario and
-    its settings exist."""
+    """Cross-section rules: every number finite; replay discounts with the learner's gamma (one source of
+    truth); the scenario and its settings exist."""
+    check_values(cfg)
     if cfg.replay.gamma != cfg.learner.gamma:
         cfg = dataclasses.replace(cfg, replay=dataclasses.replace(cfg.replay, gamma=cfg.learner.gamma))
     _check_env(cfg)
@@ -173,10 +241,12 @@ def config_from_dict(data: dict) -> RunConfig:
     return load_config_text(flat)
 
 
-def load_config_text(text: str) -> RunConfig:
+def load_config_text(text: str, source: str = "config text") -> RunConfig:
+    """A checked :class:`RunConfig` from YAML text (a checkpoint's or a run directory's config)."""
     schema = OmegaConf.structured(RunConfig)
+    node = _parse_yaml(text, source)
     try:
-        cfg = OmegaConf.to_object(OmegaConf.merge(schema, OmegaConf.create(text)))
+        cfg = OmegaConf.to_object(OmegaConf.merge(schema, node))
     except OmegaConfBaseException as e:
         msg = str(getattr(e, "msg", None) or e).splitlines()[0]
         raise ValueError(f"config key {getattr(e, 'full_key', '')!r}: {msg}") from None

@@ -34,6 +34,9 @@ class ReplayConfig:
             raise ValueError(f"replay.capacity_unit must be one of {CAPACITY_UNITS}, got {self.capacity_unit!r}")
         if self.min_episodes < 1:
             raise ValueError(f"replay.min_episodes must be >= 1, got {self.min_episodes}")
+        if self.capacity_unit == "episodes" and self.capacity < self.min_episodes:
+            raise ValueError(f"replay.capacity={self.capacity} episodes can never hold replay.min_episodes="
+                             f"{self.min_episodes} episodes, so sampling would never start; raise replay.capacity")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"replay.gamma must be in [0, 1], got {self.gamma}")
         if self.pe_dim < 2 or self.pe_dim % 2:

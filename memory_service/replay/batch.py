@@ -1,10 +1,9 @@
 """Building the padded episode batch (layout in :mod:`asyncmarl.platform.roles`) from stored episodes.
 
-Every field is gathered with one scatter into a zero-padded ``[B, T(+1), ...]`` array; temporal encodings
-are added here, never stored. Besides the keys of ``roles.py`` a batch carries ``t`` ``[B, T+1]`` (absolute
-step of each row; windows and the Mac-JERT view make it differ from the row index; ``time`` is the same
-tensor under the name LeGEM reads; on padding rows it keeps counting so differences stay positive), ``burn_in`` ``[B, T]``
-(1 on warm-up steps before a window) and, with the prioritised sampler, ``weight`` ``[B]``.
+Every field is gathered with one scatter into a zero-padded ``[B, T(+1), ...]`` array (keys, dtypes and shapes
+in :mod:`asyncmarl.platform.schema`). Temporal encodings are not built here: the agent network computes f_e(t)
+and f_e(t_m) from ``t`` ``[B, T+1]`` (absolute step of each row; windows and the Mac-JERT view make it differ
+from the row index; on padding rows it keeps counting so differences stay positive) and ``elapsed``.
 """
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ import torch
 
 from asyncmarl.memory_service.replay.storage import Episode
 from asyncmarl.platform.schema import ACTION_FIELDS, BATCH_DTYPES, FINAL_FIELDS
-from asyncmarl.platform.temporal import positional_encoding
 
 
 def choose_window(ep: Episode, window: int, burn_in: int, rng: np.random.Generator) -> tuple[int, int, int]:
@@ -35,7 +33,7 @@ def _scatter(parts: list[np.ndarray], rows: int, dtype) -> np.ndarray:
 
 
 def build_rows(episodes: list[Episode], cuts: list[tuple[int, int, int]], n_agents: int) -> dict[str, np.ndarray]:
-    """The Mac-SJERT batch as numpy arrays, without temporal encodings."""
+    """The Mac-SJERT batch as numpy arrays."""
     B = len(episodes)
     L = np.array([hi - lo for lo, hi, _ in cuts], np.int64)  # [B] steps per row of the batch
     T = int(L.max())
@@ -83,20 +81,6 @@ def _segment_tables(episodes, cuts, n_agents) -> dict[str, np.ndarray]:
     tables["seg_return"][b, a, k] = np.concatenate(rets)
     tables["seg_mask"][b, a, k] = 1.0
     return tables
-
-
-def add_encodings(out: dict[str, np.ndarray], pe_dim: int, pe_base: float) -> None:
-    """pe_time [B, T+1, pe_dim] = f_e(time) and pe_elapsed [B, T, n, pe_dim] = f_e(t_m), zero on padding.
-
-    Times are small integers, so f_e is evaluated once per distinct value and gathered (a zero row last
-    serves the padding)."""
-    filled = out["filled"] > 0  # [B, T]
-    L = filled.sum(1)  # [B]
-    rowvalid = np.arange(filled.shape[1] + 1)[None] <= L[:, None]  # [B, T+1] including the final row
-    top = int(max(out["t"].max(initial=0), out["elapsed"].max(initial=0))) + 1
-    table = np.concatenate([positional_encoding(np.arange(top), pe_dim, pe_base), np.zeros((1, pe_dim), np.float32)])
-    out["pe_time"] = table[np.where(rowvalid, out["t"], top)]
-    out["pe_elapsed"] = table[np.where(filled[..., None], out["elapsed"], top)]
 
 
 def to_torch(out: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:

@@ -14,8 +14,6 @@ class ReplayConfig:
     capacity_unit: str = "episodes"  # "episodes" or "steps" (joint timesteps)
     min_episodes: int = 32  # complete episodes a shard needs before sample() returns a batch
     gamma: float = 0.98  # discount of R_m and of the Mac-JERT accumulated reward (must match the rollout's)
-    pe_dim: int = 16  # size of the temporal positional encodings f_e(t), f_e(t_m) (even)
-    pe_base: float = 10000.0  # wavelength base of f_e
     sampler: str = "uniform"  # "uniform" over episodes, or "prioritized" (proportional to priority^alpha)
     priority_alpha: float = 0.6  # prioritized sampler: exponent on priorities
     priority_beta: float = 0.4  # prioritized sampler: importance-weight exponent (returned as batch["weight"])
@@ -39,8 +37,6 @@ class ReplayConfig:
                              f"{self.min_episodes} episodes, so sampling would never start; raise replay.capacity")
         if not 0.0 <= self.gamma <= 1.0:
             raise ValueError(f"replay.gamma must be in [0, 1], got {self.gamma}")
-        if self.pe_dim < 2 or self.pe_dim % 2:
-            raise ValueError(f"replay.pe_dim must be an even integer >= 2, got {self.pe_dim}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"replay.sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if self.samples_per_insert < 0 or self.rate_slack < 0:

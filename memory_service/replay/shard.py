@@ -143,7 +143,6 @@ class ReplayShard:
             rows = batching.build_rows(episodes, cuts, self.schema.n_agents)
             if view == "mac_jert":
                 rows = squeeze(rows, self.config.gamma)
-            batching.add_encodings(rows, self.config.pe_dim, self.config.pe_base)
             if weights is not None:
                 rows["weight"] = weights
         finally:

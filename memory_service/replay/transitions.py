@@ -1,8 +1,8 @@
 """Micro-transitions (ToMacVF eq. 4) and macro-transitions (eq. 5) derived from a sampled Mac-SJERT batch.
 
 The learner works on the padded batch directly; these flatten the valid ones, for tests, analysis and
-learners that want transition lists. Observations are the real ones (what Mac-SJERT stores), with the
-temporal encodings of the batch alongside.
+learners that want transition lists. Observations are the real ones (what Mac-SJERT stores); ``t``
+and ``elapsed`` are what the agent network encodes as f_e(t), f_e(t_m).
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ def micro_transitions(batch: Batch) -> dict[str, torch.Tensor]:
         "actions": batch["actions"][b, t], "elapsed": batch["elapsed"][b, t],  # [N, n]
         "reward": batch["reward"][b, t], "terminated": batch["terminated"][b, t],  # [N]
         "next_state": batch["state"][b, t + 1], "next_obs": batch["real_obs"][b, t + 1],
-        "pe_time": batch["pe_time"][b, t], "pe_elapsed": batch["pe_elapsed"][b, t],  # [N, pe], [N, n, pe]
     }
 
 
@@ -44,5 +43,4 @@ def macro_transitions(batch: Batch, agent: int | None = None) -> dict[str, torch
         "ret": batch["seg_return"][b, i, k],
         "next_state": batch["state"][b, end + 1], "next_obs": batch["real_obs"][b, end + 1],
         "terminated": batch["terminated"][b, end],
-        "pe_time": batch["pe_time"][b, start], "pe_elapsed": batch["pe_elapsed"][b, start],
     }

@@ -7,7 +7,6 @@ import numpy as np
 import torch
 
 from asyncmarl.platform.envs.base import EnvInfo
-from asyncmarl.platform.temporal import positional_encoding
 
 
 def random_episode(rng, length, n, A, O, S, max_dur=4, terminated=False):
@@ -45,7 +44,7 @@ def random_episode(rng, length, n, A, O, S, max_dur=4, terminated=False):
             "terminated": term, "segments": segs}
 
 
-def sjert_batch(episodes, gamma, K=None, pe_dim=8):
+def sjert_batch(episodes, gamma, K=None):
     """Pad episodes into a Mac-SJERT batch (torch tensors)."""
     B = len(episodes)
     T = max(len(e["reward"]) for e in episodes)
@@ -78,10 +77,7 @@ def sjert_batch(episodes, gamma, K=None, pe_dim=8):
                 out["seg_start"][b, i, k], out["seg_end"][b, i, k] = s, t_end
                 out["seg_return"][b, i, k] = sum(gamma ** (t - s) * e["reward"][t] for t in range(s, t_end + 1))
                 out["seg_mask"][b, i, k] = 1
-    batch = {k: torch.as_tensor(v) for k, v in out.items()}
-    batch["pe_time"] = positional_encoding(torch.arange(T + 1).expand(B, T + 1), pe_dim)
-    batch["pe_elapsed"] = positional_encoding(batch["elapsed"], pe_dim)
-    return batch
+    return {k: torch.as_tensor(v) for k, v in out.items()}
 
 
 def jert_batch(episodes, gamma):

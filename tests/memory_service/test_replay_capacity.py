@@ -1,13 +1,11 @@
 """Capacity and FIFO eviction (never while sampled), the samples-per-insert limit, padding, the incomplete-episode
 timeout, prioritised sampling and windows."""
-import numpy as np
 import pytest
 import torch
 
 from asyncmarl.memory_service.replay import ReplayConfig, ReplayShard
 from asyncmarl.memory_service.replay.synthetic import ScriptedSettings, scripted_segments
 from asyncmarl.memory_service.replay.transitions import micro_transitions
-from asyncmarl.platform.temporal import positional_encoding
 
 GAMMA = 0.9
 
@@ -22,7 +20,7 @@ def episodes(n_episodes, horizon=7, first_id=1, seed=0):
 
 def shard_of(**kw):
     kw.setdefault("min_episodes", 1)
-    return ReplayShard(ReplayConfig(gamma=GAMMA, pe_dim=4, **kw), seed=0)
+    return ReplayShard(ReplayConfig(gamma=GAMMA, **kw), seed=0)
 
 
 def test_fifo_eviction_by_episodes_and_by_steps():
@@ -75,9 +73,9 @@ def test_padding_is_never_returned_as_valid_data():
     assert sorted(lengths.tolist()) == [4, 4, 11, 11] and batch["filled"].shape == (4, 11)
     for b, L in enumerate(lengths.tolist()):
         assert (batch["filled"][b, :L] == 1).all() and (batch["filled"][b, L:] == 0).all()
-        for key in ("state", "obs", "real_obs", "action_mask", "choosing", "pe_time"):
+        for key in ("state", "obs", "real_obs", "action_mask", "choosing"):
             assert not batch[key][b, L + 1 :].any(), key  # rows after the final observation row
-        for key in ("actions", "elapsed", "reward", "terminated", "action_end", "pe_elapsed"):
+        for key in ("actions", "elapsed", "reward", "terminated", "action_end"):
             assert not batch[key][b, L:].any(), key
         assert batch["real_obs"][b, L, 0, 0] == L  # the final observation row is real
         m = batch["seg_mask"][b] > 0
@@ -139,7 +137,6 @@ def test_windows_with_burn_in_keep_absolute_time():
         assert L == 4 + burn and burn == min(2, t0 + burn) and (batch["burn_in"][b, :burn] == 1).all()
         # row j of the window is absolute step t0 + j: the scripted observation records t
         assert batch["real_obs"][b, : L + 1, 0, 0].tolist() == list(range(t0, t0 + L + 1))
-        torch.testing.assert_close(batch["pe_time"][b, 0], torch.from_numpy(positional_encoding(np.array(t0), 4)))
         m = batch["seg_mask"][b] > 0
         assert (batch["seg_start"][b][m] >= 0).all() and (batch["seg_end"][b][m] < L).all()
         ends_episode = t0 + L == 12
@@ -149,8 +146,6 @@ def test_windows_with_burn_in_keep_absolute_time():
 def test_bad_arguments_name_the_field():
     with pytest.raises(ValueError, match="capacity_unit"):
         ReplayConfig(capacity_unit="bytes")
-    with pytest.raises(ValueError, match="pe_dim"):
-        ReplayConfig(pe_dim=3)
     with pytest.raises(ValueError, match="burn_in"):
         ReplayConfig(burn_in=3)
     with pytest.raises(ValueError, match="view must be one of"):

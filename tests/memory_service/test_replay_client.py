@@ -8,7 +8,7 @@ from asyncmarl.memory_service.replay.client import ReplayClient, merge_batches, 
 from asyncmarl.memory_service.replay.synthetic import ScriptedSettings, scripted_segments
 
 GAMMA = 0.9
-CFG = ReplayConfig(min_episodes=1, gamma=GAMMA, pe_dim=4)
+CFG = ReplayConfig(min_episodes=1, gamma=GAMMA)
 
 
 def segments(steps=60, horizon=6, first_id=1, seed=0):

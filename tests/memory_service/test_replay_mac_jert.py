@@ -20,7 +20,7 @@ def test_mac_jert_matches_a_brute_force_squeeze(durations, rewards, horizon, gam
     s = ScriptedSettings(n_agents=len(durations), n_actions=3, horizon=horizon, durations=tuple(map(tuple, durations)),
                          rewards=tuple(float(r) for r in rewards))
     segs, trajs = scripted_segments(s, batch_size=2, steps=horizon, gamma=gamma, seed=seed)
-    shard = ReplayShard(ReplayConfig(min_episodes=1, gamma=gamma, pe_dim=2), seed=0)
+    shard = ReplayShard(ReplayConfig(min_episodes=1, gamma=gamma), seed=0)
     assert shard.add(segs) == 2
     sj, jt = shard.sample(2), shard.sample(2, view="mac_jert")
     by_id = {t["episode_id"]: t for t in trajs}

@@ -16,7 +16,7 @@ def figure1_shard(view_batch: str = "mac_sjert"):
     # paper agent 1 = our agent 0: every action lasts 3 steps; paper agent 2 = our agent 1: 2 steps
     settings = ScriptedSettings(n_agents=2, n_actions=1, horizon=6, durations=((3,), (2,)), rewards=REWARDS)
     segs, trajs = scripted_segments(settings, batch_size=1, steps=6, gamma=GAMMA)
-    shard = ReplayShard(ReplayConfig(min_episodes=1, gamma=GAMMA, pe_dim=4), seed=0)
+    shard = ReplayShard(ReplayConfig(min_episodes=1, gamma=GAMMA), seed=0)
     assert shard.add(segs) == 1
     return shard, trajs[0]
 

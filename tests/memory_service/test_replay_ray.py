@@ -8,7 +8,7 @@ from asyncmarl.memory_service.replay import ReplayConfig
 from asyncmarl.memory_service.replay.client import ReplayClient, make_shard_actor, shard_for
 from asyncmarl.memory_service.replay.synthetic import ScriptedSettings, scripted_segments
 
-CFG = ReplayConfig(min_episodes=1, gamma=0.9, pe_dim=4)
+CFG = ReplayConfig(min_episodes=1, gamma=0.9)
 
 
 @pytest.mark.slow

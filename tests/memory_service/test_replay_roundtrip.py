@@ -44,7 +44,7 @@ def test_any_order_from_several_workers_reassembles_exact_episodes():
     segs, trajs = three_workers()
     rng = np.random.default_rng(0)
     order = rng.permutation(len(segs))
-    shard = ReplayShard(ReplayConfig(min_episodes=1, gamma=GAMMA, pe_dim=4), seed=0)
+    shard = ReplayShard(ReplayConfig(min_episodes=1, gamma=GAMMA), seed=0)
     done = sum(shard.add([segs[i] for i in chunk]) for chunk in np.array_split(order, 7))
     assert done == len(trajs) == shard.stats()["episodes"]
     assert shard.stats()["open_episodes"] == len({s.episode_id for s in segs}) - len(trajs)

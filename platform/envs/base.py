@@ -125,13 +125,12 @@ class BatchedEnv(abc.ABC):
                 f"{self.name}: actions must have shape (batch_size, n_agents) = "
                 f"({self.batch_size}, {self.n_agents}), got {arr.shape}"
             )
-        arr = arr.astype(np.int64)
         last = self.last
         if np.any(last.done):
             b = int(np.flatnonzero(last.done)[0])
             raise ValueError(f"{self.name}: copy {b} finished its episode; reset(where=...) it before stepping")
         choosing = last.choosing
-        in_range = (arr >= 0) & (arr < self.n_actions)
+        in_range = (arr >= 0) & (arr < self.n_actions)  # in the given dtype: a uint64 2**63 must not wrap first
         bad = choosing & ~in_range
         if bad.any():
             b, i = map(int, np.argwhere(bad)[0])
@@ -139,6 +138,8 @@ class BatchedEnv(abc.ABC):
                 f"{self.name}: action {int(arr[b, i])} for agent_{i} (copy {b}) is out of range; "
                 f"valid actions are 0..{self.n_actions - 1}"
             )
+        # busy agents' actions are ignored; any beyond int64 (uint64 input) become 0 rather than wrap
+        arr = (np.where(in_range, arr, 0) if arr.dtype == np.uint64 else arr).astype(np.int64)
         safe = np.where(in_range, arr, 0)
         allowed = np.take_along_axis(last.action_mask, safe[..., None], axis=-1)[..., 0]
         bad = choosing & ~allowed

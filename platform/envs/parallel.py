@@ -107,7 +107,11 @@ class AsyncParallelEnv(ParallelEnv):
                         f"{self.core.name}: action for {a} must be an int in 0..{self.core.n_actions - 1}, "
                         f"got {v!r} ({type(v).__name__})"
                     )
-                arr[0, i] = int(v)
+                iv = int(v)
+                if last.choosing[0, i] and not 0 <= iv < self.core.n_actions:  # before int64 could overflow
+                    raise ValueError(f"{self.core.name}: action {iv} for {a} is out of range; valid actions are "
+                                     f"0..{self.core.n_actions - 1}")
+                arr[0, i] = iv if -2**63 <= iv < 2**63 else 0  # a busy agent's action is ignored whatever it is
             elif last.choosing[0, i]:
                 allowed = np.flatnonzero(last.action_mask[0, i]).tolist()
                 raise ValueError(f"{self.core.name}: missing action for {a}, which must choose; allowed: {allowed}")

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import pkgutil
 from dataclasses import dataclass
 from typing import Any, Callable
+
+import numpy as np
 
 from asyncmarl.platform.envs.base import BatchedEnv
 
@@ -73,7 +76,21 @@ def resolve_settings(name: str, **overrides: Any):
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ValueError(f"scenario {name!r}: unknown settings {unknown}; valid settings: {sorted(fields)}")
+    for key, value in overrides.items():
+        _check_number(name, key, value)
     return s.settings_cls(**{**s.preset, **overrides})
+
+
+def _check_number(scenario: str, key: str, value: Any) -> None:
+    """Every number in a setting (nested lists and tuples included) finite and within int64: a NaN reward or
+    horizon would otherwise run silently and poison every return."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        for v in (value.tolist() if isinstance(value, np.ndarray) else value):
+            _check_number(scenario, key, v)
+    elif isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        raise ValueError(f"scenario {scenario!r}: setting {key} must be a finite number, got {value!r}")
+    elif isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
+        raise ValueError(f"scenario {scenario!r}: setting {key}={value} does not fit a 64-bit integer")
 
 
 def make_batched(name: str, batch_size: int = 1, **settings: Any) -> BatchedEnv:

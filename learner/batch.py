@@ -13,7 +13,7 @@ _OPTIONAL = tuple(f for f in FIELDS if f.optional)
 
 
 def prepare_batch(batch: dict[str, Tensor], info: EnvInfo, view: str, device: torch.device, legem: bool,
-                  gamma: float, need_segments: bool) -> dict[str, Tensor]:
+                  need_segments: bool) -> dict[str, Tensor]:
     """The keys the learner needs, on ``device``, with the schema's dtypes (bool masks, long indices, float
     values). Raises ValueError naming a missing key or a shape that does not match ``info``."""
     need = learner_fields(view, need_segments)
@@ -35,5 +35,4 @@ def prepare_batch(batch: dict[str, Tensor], info: EnvInfo, view: str, device: to
         if tuple(out[f.name].shape) != want:
             raise ValueError(f"batch[{f.name!r}] has shape {tuple(out[f.name].shape)}, expected {want} for {info.name}")
         out[f.name] = out[f.name].to(_TORCH_DTYPES[f.dtype])
-    out["gamma"] = torch.tensor(gamma)
     return out

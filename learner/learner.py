@@ -64,8 +64,7 @@ class Learner:
     # ------------------------------------------------------------------ public API
     def update(self, batch: dict[str, Tensor]) -> dict[str, float]:
         """One gradient step on an episode batch; returns namespaced metrics."""
-        b = prepare_batch(batch, self.info, self.view, self.device, self.cfg.legem, self.cfg.gamma,
-                          need_segments=self._macro_td)
+        b = prepare_batch(batch, self.info, self.view, self.device, self.cfg.legem, need_segments=self._macro_td)
         self.online.train()
         loss, metrics, td = self._losses(b)
         self.optimiser.zero_grad(set_to_none=True)
@@ -123,8 +122,6 @@ class Learner:
             raise ValueError(f"learner checkpoint does not match this learner's networks: {e}") from None
         self.optimiser.load_state_dict(state["optimiser"])
         self.version = int(state["version"])
-
-    set_state = load_state_dict
 
     # ------------------------------------------------------------------ training step
     @property

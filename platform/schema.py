@@ -80,7 +80,7 @@ FIELDS: tuple[Field, ...] = (
     Field("action_end", "bool", _AGENTS, True, STEP_ROWS, doc="that agent's action ends at t (== choosing[:, 1:])"),
     Field("terminated", "float32", learner=_BOTH, doc="1 at the step that finished the task"),
     Field("filled", "float32", learner=_BOTH, doc="1 on real steps, 0 on padding"),
-    Field("t", "int64", (), False, OBS_ROWS, optional=True,
+    Field("t", "int64", (), False, OBS_ROWS, learner=frozenset({MAC_JERT}), optional=True,
           doc="absolute step of each row (windows, Mac-JERT); keeps counting on padding"),
     Field("burn_in", "float32", optional=True, doc="1 on warm-up steps before a window (no loss there)"),
     Field("discount", "float32", views=frozenset({MAC_JERT}), learner=frozenset({MAC_JERT}),

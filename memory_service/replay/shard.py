@@ -109,11 +109,6 @@ class ReplayShard:
             self.counts["dropped_segments"] += sum(len(s) for s in op.segs)
 
     # ------------------------------------------------------------------ sampling
-    def can_sample(self, batch_size: int) -> bool:
-        """Enough complete episodes and the samples-per-insert limit allows ``batch_size`` more."""
-        with self._lock:
-            return len(self.storage) >= self.config.min_episodes and self.limiter.allows(batch_size)
-
     def sample(self, batch_size: int, view: str = "mac_sjert") -> Batch | None:
         """A padded episode batch (keys in ``platform/roles.py``), or None when fewer than ``min_episodes``
         complete episodes are stored or the samples-per-insert limit holds."""

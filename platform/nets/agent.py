@@ -148,9 +148,8 @@ def sequence_inputs(batch: dict[str, Tensor], view: str) -> dict[str, Tensor]:
     """Per-row network inputs of a batch: obs ``[B, T+1, n, O]``, prev_action/prev_elapsed ``[B, T+1, n]``,
     absolute time t ``[B, T+1]`` and eval_elapsed ``[B, T+1, n]`` (t_m each row's running action is evaluated at).
 
-    Absolute time: ``batch["t"]`` when the batch carries it (replay's batches do); else the row index on
-    ``mac_sjert`` batches, and on ``mac_jert`` ones it is rebuilt from ``discount`` = gamma ** (steps to the
-    next kept step) with ``batch["gamma"]`` (0 < gamma < 1).
+    Absolute time: ``batch["t"]`` (replay's batches always carry it; a ``mac_sjert`` batch without it is read
+    as starting at step 0, a ``mac_jert`` one needs it).
     """
     if view not in ("mac_sjert", "mac_jert"):
         raise ValueError(f"view must be 'mac_sjert' or 'mac_jert', got {view!r}")
@@ -164,7 +163,7 @@ def sequence_inputs(batch: dict[str, Tensor], view: str) -> dict[str, Tensor]:
     elif view == "mac_sjert":
         t = torch.arange(T + 1, device=actions.device).expand(B, T + 1)
     else:
-        t = _jert_times(batch)
+        raise ValueError("a mac_jert batch needs 't' [B, T+1], the absolute step of each kept row")
     gap = (t[:, 1:] - t[:, :-1]).clamp(min=1).unsqueeze(-1)  # [B, T, 1] steps between consecutive rows
     # elapsed at the env step just before row r: the action of row r-1 ran gap - 1 more steps (0 per-step)
     prev_elapsed = torch.cat([torch.zeros_like(none), elapsed.long() + gap - 1], dim=1)  # [B, T+1, n]
@@ -174,20 +173,6 @@ def sequence_inputs(batch: dict[str, Tensor], view: str) -> dict[str, Tensor]:
     eval_elapsed = torch.where(choosing, torch.zeros_like(advanced), advanced)
     return {"obs": obs, "prev_action": prev_action, "prev_elapsed": prev_elapsed, "t": t,
             "eval_elapsed": eval_elapsed}
-
-
-def _jert_times(batch: dict[str, Tensor]) -> Tensor:
-    """Absolute times ``[B, T+1]`` of a Mac-JERT view's kept steps, from its ``discount`` gamma ** gap."""
-    if "gamma" not in batch:
-        raise ValueError("a mac_jert batch without 't' needs batch['gamma'] to recover step gaps from 'discount'")
-    gamma = float(batch["gamma"]) if not isinstance(batch["gamma"], Tensor) else float(batch["gamma"].flatten()[0])
-    if not 0.0 < gamma < 1.0:
-        raise ValueError(f"recovering step gaps from 'discount' needs 0 < gamma < 1, got {gamma}")
-    disc = batch["discount"].double().clamp(min=1e-300)  # [B, T]
-    gap = torch.round(torch.log(disc) / torch.log(torch.tensor(gamma, dtype=torch.float64))).long().clamp(min=1)
-    gap = gap * (batch["filled"] > 0).long() + (batch["filled"] <= 0).long()  # padding rows: 1 step apart
-    zero = torch.zeros_like(gap[:, :1])
-    return torch.cat([zero, gap.cumsum(1)], dim=1)
 
 
 def make_agent_net(cfg: AgentNetConfig, info: EnvInfo) -> AgentNet:

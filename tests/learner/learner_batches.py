@@ -1,4 +1,4 @@
-"""Synthetic episode batches in the layout of ``asyncmarl.platform.roles`` (until replay's sampler exists):
+"""Synthetic episode batches in the layout of ``asyncmarl.platform.schema``, independent of replay's code:
 random episodes with random action durations, consistent choosing / elapsed / action_end / segments, zero
 padding after each episode's end, and the Mac-JERT view built from the same episodes."""
 from __future__ import annotations
@@ -107,7 +107,6 @@ def jert_batch(episodes, gamma):
         out[k] = torch.as_tensor(arr)
     out["filled"] = torch.as_tensor(np.array([[1.0 if t < len(v["reward"]) else 0.0 for t in range(T)]
                                               for v in views], np.float32))
-    out["t_true"] = out.pop("t")  # kept for tests; the learner recovers times from 'discount'
     return out
 
 

@@ -58,10 +58,10 @@ def test_state_dict_round_trip_is_exact(algo):
     b = _learner(algo, target_update="hard", target_update_interval=3)
     b.load_state_dict(a.state_dict())
     assert b.version == a.version
-    inp = sequence_inputs({**batch, "gamma": torch.tensor(G)}, a.view)
+    inp = sequence_inputs(batch, a.view)
     with torch.no_grad():
-        qa = a.online["agent"].unroll({**batch, "gamma": torch.tensor(G)}, a.view)
-        qb = b.online["agent"].unroll({**batch, "gamma": torch.tensor(G)}, b.view)
+        qa = a.online["agent"].unroll(batch, a.view)
+        qb = b.online["agent"].unroll(batch, b.view)
     assert torch.equal(qa, qb) and inp["obs"].shape[1] == qa.shape[1]
     for _ in range(3):  # the next updates (optimiser moments, target copies) agree too
         ma, mb = a.update(batch), b.update(batch)
@@ -87,11 +87,13 @@ def test_published_weights_load_into_the_rollout_network():
     torch.testing.assert_close(net.act(*args)[0], learner.online["agent"].act(*args)[0])
 
 
-def test_jert_times_are_recovered_from_discount():
+def test_a_mac_jert_batch_needs_absolute_times():
     _, _, jt = _batches(seed=3, B=4, T=12)
-    inp = sequence_inputs({**jt, "gamma": torch.tensor(G)}, "mac_jert")
-    filled_rows = torch.cat([torch.ones_like(jt["filled"][:, :1]), jt["filled"]], dim=1) > 0
-    assert torch.equal(inp["t"][filled_rows], jt["t_true"][filled_rows])
+    no_t = {k: v for k, v in jt.items() if k != "t"}
+    with pytest.raises(ValueError, match="'t'"):
+        sequence_inputs(no_t, "mac_jert")
+    with pytest.raises(ValueError, match=r"missing keys \['t'\]"):
+        _learner("avf").update(no_t)
 
 
 def test_metrics_are_namespaced():

@@ -69,11 +69,6 @@ def test_sampled_rows_evaluate_running_actions_at_their_elapsed_time(boxpushing)
         real = batch["filled"][..., None].bool().expand_as(batch["elapsed"])
         want = torch.where(batch["choosing"][:, :T], 0, batch["elapsed"])
         assert torch.equal(inp["eval_elapsed"][:, :T][real], want[real])
-        if view == "mac_jert":  # the discount-based time recovery agrees with replay's own 't'
-            no_t = {k: v for k, v in batch.items() if k != "t"}
-            recovered = sequence_inputs({**no_t, "gamma": torch.tensor(G)}, view)["t"]
-            rows = torch.cat([torch.ones_like(batch["filled"][:, :1]), batch["filled"]], 1).bool()
-            assert torch.equal(recovered[rows], batch["t"][rows])
 
 
 def test_windows_with_burn_in_are_masked():

@@ -47,12 +47,6 @@ def real_env_dataset(n_episodes=800, seed=0, p_shoot=0.15):
     return out[:n_episodes]
 
 
-def have_real_env():
-    from asyncmarl.platform.envs import names
-
-    return "stag-hunter" in names()
-
-
 # ---------------------------------------------------------------------- building blocks
 def test_up_low_and_low_up_on_count_sequences():
     # waits at 9, decisive commit drops to 3, the node only that commit reaches repeats 3, later merges rise
@@ -103,16 +97,12 @@ def test_schemes_find_the_decisive_shot_on_scripted_stag_hunter(scheme):
 
 @pytest.mark.parametrize("scheme", ["I", "II"])
 def test_schemes_find_the_decisive_shot_on_the_real_stag_hunter(scheme):
-    if not have_real_env():
-        pytest.skip("stag-hunter is not registered yet")
     check_finds_decisive_shots(real_env_dataset(), scheme)
 
 
 @pytest.mark.parametrize("shots", [[0, 5], [0, None], [None, None], [3, 4], [6, 11]])
 def test_scripted_episodes_match_the_real_environment(shots):
     """The scripted generator and the registered game agree (caught, fled, horizon), so both tests test one thing."""
-    if not have_real_env():
-        pytest.skip("stag-hunter is not registered yet")
     from asyncmarl.platform.envs import make_batched
     from asyncmarl.rollout_workers.segments import SegmentCutter
 
@@ -200,8 +190,6 @@ def test_batch_and_trajectory_give_the_same_rewards(scheme):
 def test_env_info_fixes_agents_and_observation_width():
     from asyncmarl.platform.envs import env_info
 
-    if not have_real_env():
-        pytest.skip("stag-hunter is not registered yet")
     mem = LegemMemory(LegemConfig(), env_info("stag-hunter"))
     assert (mem.n_agents, mem.keymaker.obs_dim) == (2, 5)
     with pytest.raises(ValueError, match="obs_dim 4"):
@@ -259,8 +247,6 @@ def exact(cell):
 
 def test_redistribute_on_replay_batches_of_the_real_game():
     """The learner's path: rollout cutter -> replay shard -> sampled Batch -> LegemMemory.redistribute."""
-    if not have_real_env():
-        pytest.skip("stag-hunter is not registered yet")
     from asyncmarl.memory_service.replay import ReplayConfig, ReplayShard
     from asyncmarl.platform.envs import env_info, make_batched
     from asyncmarl.rollout_workers.segments import SegmentCutter

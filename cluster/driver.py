@@ -1,5 +1,7 @@
-"""The driver: owns the run directory, the counters, the logs (metrics.jsonl, wandb, progress bar), checkpoints,
-evaluation and the stop signal. The loops that move data (:mod:`.loops`) call back into it.
+"""The driver: owns the run directory (and its lock), the counters, the logs (metrics.jsonl, wandb, progress bar),
+evaluation and the stop signal. Checkpoint contents live in :mod:`.checkpointer`, metric rows in
+:mod:`.metric_rows`, fault handling in :mod:`.supervisor`; the loops that move data (:mod:`.loops`) call back into
+the driver.
 
     from asyncmarl.cluster import train
     final = train(load_config("tiny"))                 # in one process (cluster.runtime=local)
@@ -12,40 +14,27 @@ import logging
 import signal
 import threading
 import time
-from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
-from asyncmarl.cluster.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, save_checkpoint
-from asyncmarl.cluster.config import RunConfig, config_group_key, config_to_dict
-from asyncmarl.cluster.hosts import call, failure_types, resolve
-from asyncmarl.cluster.monitor import MetricsLog, Progress, WandbSink, wandb_mode
+from asyncmarl.cluster.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
+from asyncmarl.cluster.checkpointer import Checkpointer, RunDirLock, truncate_metrics
+from asyncmarl.cluster.config import RunConfig, config_to_dict
+from asyncmarl.cluster.handles import call, failure_types, get
+from asyncmarl.cluster.media import write_gif
+from asyncmarl.cluster.metric_rows import CHART_NAMES, Counters, MetricRows  # noqa: F401 - re-exported
+from asyncmarl.cluster.monitor import MetricsLog, Progress, WandbSink, announce_run_dir
+from asyncmarl.cluster.provenance import code_version, record_resume, write_provenance
 from asyncmarl.cluster.roles import Roles
 from asyncmarl.cluster.rundir import create_run_dir, run_dir_of, run_name, write_config
+from asyncmarl.cluster.supervisor import ROLES, GaveUp, Supervisor
 from asyncmarl.cluster.topology import Topology, check_fits
 
 log = logging.getLogger("asyncmarl.cluster")
 
 # Keys that may differ when resuming: how long to run, where, and how to log (never what is learned).
 RESUMABLE_CHANGES = ("cluster.total_env_steps", "cluster.runtime", "cluster.address", "cluster.actor_cpus",
-                     "cluster.max_restarts", "cluster.checkpoint_replay", "name")
-
-CHART_NAMES = {"return": "charts/episodic_return", "length": "charts/episodic_length"}  # CleanRL's names
-
-
-@dataclass
-class Counters:
-    env_steps: int = 0  # joint environment steps, all workers
-    episodes: int = 0  # finished training episodes
-    updates: int = 0  # learner updates
-    version: int = 0  # learner version last reported
-    published: int = -1  # version of the weights last published to rollout workers
-    partial_rows: int = 0  # sampled batch rows that were not whole episodes (must stay 0)
-    sample_errors: int = 0  # sample requests lost to a failed shard
-    elapsed_s: float = 0.0  # wall time of the run before this session (resumes add up)
+                     "cluster.max_restarts", "cluster.checkpoint_replay", "cluster.stall_warn_s", "name")
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -83,17 +72,21 @@ class Driver:
         self._run_dir_arg = run_dir
         self.run_dir: Path | None = None
         self.c = Counters()
+        self.rows = MetricRows(self.c)
         self.topo: Topology | None = None
-        self.weights = None  # (version, weights) in one process; an ObjectRef of it under Ray
+        self.supervisor: Supervisor | None = None
+        self.checkpointer: Checkpointer | None = None
+        self.weights = None  # (version, weights) in one process (a LocalRef); an ObjectRef of it under Ray
         self.stop_reason: str | None = None
-        self.last_checkpoint: Path | None = None
-        self._window: dict = defaultdict(list)  # what happened since the last log row
-        self._learner_sums: dict = defaultdict(float)
         self._eval: dict = {}
         self._t0 = time.perf_counter()
-        self._last_log = (time.perf_counter(), 0, 0)  # time, env steps, updates at the last row
         self._next_log = self._next_ckpt = self._next_eval = 0
+        self._last_row_t = time.perf_counter()
         self.final_row: dict = {}
+
+    @property
+    def last_checkpoint(self) -> Path | None:
+        return self.checkpointer.last if self.checkpointer is not None else None
 
     # ------------------------------------------------------------------ progress
     def finished(self) -> bool:
@@ -103,31 +96,21 @@ class Driver:
         self.stop_reason = reason
 
     def absorb_rollout(self, out: dict) -> None:
-        self.c.env_steps += int(out["env_steps"])
-        self.c.episodes += len(out["episodes"])
-        self._window["episodes"].extend(out["episodes"])
-        self._window["shard_errors"].append(out["shard_errors"])
+        self.rows.absorb_rollout(out)
 
     def absorb_learner(self, out: dict) -> None:
-        n = int(out["updates"])
-        self.c.updates += n
-        self.c.version = int(out["version"])
-        self.c.partial_rows += int(out["partial_rows"])
-        self.c.sample_errors += int(out["sample_errors"])
-        for k in ("wait_s", "train_s"):
-            self._learner_sums[k] += float(out[k])
-        for k, v in out.items():
-            if "/" in k:  # the learner's own namespaced metrics, averaged over its updates
-                self._learner_sums[k] += float(v) * n
-        self._learner_sums["_n"] += n
+        self.rows.absorb_learner(out)
 
     # ------------------------------------------------------------------ rounds
     def end_round(self) -> None:
-        """After each loop round: hooks, then logging, evaluation and checkpoints when due."""
+        """After each loop round: hooks, stall watch, then logging, evaluation and checkpoints when due."""
         for hook in self.hooks:
             hook(self)
+        stall = self.supervisor.watch()
+        if stall is not None:
+            self.metrics.write({"env_steps": self.c.env_steps, "updates": self.c.updates, "warning": stall})
         cl, lg = self.cfg.cluster, self.cfg.logging
-        if self.c.updates >= self._next_log or time.perf_counter() - self._last_log[0] > 30:
+        if self.c.updates >= self._next_log or time.perf_counter() - self._last_row_t > 30:
             self.log_row()
             self._next_log = self.c.updates + lg.log_interval
         if cl.eval_interval and self.c.env_steps >= self._next_eval:
@@ -138,65 +121,46 @@ class Driver:
                 self.checkpoint()
             self._next_ckpt = self.c.updates + cl.checkpoint_interval
 
+    def _time_s(self) -> float:
+        return self.c.elapsed_s + time.perf_counter() - self._t0
+
     def log_row(self) -> dict:
-        now = time.perf_counter()
-        t_prev, steps_prev, updates_prev = self._last_log
-        dt = max(now - t_prev, 1e-9)
-        row = {"env_steps": self.c.env_steps, "updates": self.c.updates, "episodes": self.c.episodes,
-               "time_s": self.c.elapsed_s + now - self._t0, "learner/version": self.c.version,
-               "perf/env_steps_per_s": (self.c.env_steps - steps_prev) / dt,
-               "perf/updates_per_s": (self.c.updates - updates_prev) / dt,
-               "replay/partial_rows": self.c.partial_rows, "replay/sample_errors": self.c.sample_errors}
-        eps = self._window.pop("episodes", [])
-        if eps:
-            for key in eps[0]:
-                if key in ("worker_id", "policy_version"):
-                    continue
-                vals = [float(e[key]) for e in eps if key in e]
-                row[CHART_NAMES.get(key, f"charts/{key}")] = float(np.mean(vals))
-            row["rollout/policy_lag"] = float(np.mean([self.c.version - e.get("policy_version", 0) for e in eps]))
-        row["rollout/shard_errors"] = int(sum(self._window.pop("shard_errors", [])))
-        s = self._learner_sums
-        n = s.pop("_n", 0)
-        wait, train = s.pop("wait_s", 0.0), s.pop("train_s", 0.0)
-        if wait + train > 0:
-            row["learner/wait_fraction"] = wait / (wait + train)
-        if n:
-            row.update({k: v / n for k, v in s.items()})
-        s.clear()
-        for role in ("rollout", "shard", "learner", "legem"):
-            row[f"faults/restarts_{role}"] = self.topo.restarts[role] if self.topo else 0
+        row = self.rows.row(self._time_s())
+        sup = self.supervisor
+        for role in ROLES:
+            row[f"faults/restarts_{role}"] = sup.restarts[role] if sup else 0
+        row["faults/updates_lost"] = sup.updates_lost if sup else 0
         row.update(self._replay_stats())
         if self.topo.legem is not None:
             try:
-                row.update(resolve(call(self.topo.legem, "stats")))
+                row.update(get(call(self.topo.legem, "stats")))
             except failure_types():
                 pass
         self.metrics.write(row)
         self.wandb.log(row, step=self.c.env_steps)
         self.progress.update(self.c.env_steps, self.c.episodes, row.get("charts/episodic_return", float("nan")),
                              self.c.updates, row.get("rollout/policy_lag", 0.0))
-        self._last_log = (now, self.c.env_steps, self.c.updates)
+        self._last_row_t = time.perf_counter()
         self.final_row.update(row)
         return row
 
     def _replay_stats(self) -> dict:
-        total: dict[str, float] = defaultdict(float)
+        total: dict[str, float] = {}
         refs = [call(s, "stats") for s in self.topo.shards]
         for ref in refs:
             try:
-                for k, v in resolve(ref).items():
-                    total[f"replay/{k}"] += float(v)
+                for k, v in get(ref).items():
+                    total[f"replay/{k}"] = total.get(f"replay/{k}", 0.0) + float(v)
             except failure_types():
                 continue
-        return dict(total)
+        return total
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self) -> dict:
         """Greedy episodes on rollout worker 0 (and a GIF of one); logged under ``eval/``."""
         r0 = self.topo.rollouts[0]
         try:
-            ev = resolve(call(r0, "evaluate", self.cfg.cluster.eval_episodes))
+            ev = get(call(r0, "evaluate", self.cfg.cluster.eval_episodes))
         except failure_types() as e:
             log.warning("evaluation skipped: rollout worker 0 failed (%s)", e)
             return {}
@@ -206,7 +170,7 @@ class Driver:
         self.wandb.log(row, step=self.c.env_steps)
         self._eval = row
         try:
-            frames = resolve(call(r0, "render_episode"))
+            frames = get(call(r0, "render_episode"))
             gif = self.run_dir / "media" / f"eval_{self.c.env_steps:010d}.gif"
             write_gif(gif, frames)
             self.wandb.log_media("media/eval_episode", gif, step=self.c.env_steps)
@@ -226,19 +190,8 @@ class Driver:
 
     # ------------------------------------------------------------------ checkpoints
     def collect_state(self, with_replay: bool = False) -> dict:
-        topo = self.topo
-        refs = {"learner": call(topo.learner, "state_dict"), "policy": call(topo.learner, "publish"),
-                "legem": call(topo.legem, "state_dict") if topo.legem is not None else None,
-                "rollouts": [call(r, "state_dict") for r in topo.rollouts],
-                "replay": [call(s, "state_dict") for s in topo.shards] if with_replay else None}
-        c = dataclasses.replace(self.c, elapsed_s=self.c.elapsed_s + time.perf_counter() - self._t0)
-        return {"format": 1, "config": config_to_dict(self.cfg), "counters": dataclasses.asdict(c),
-                "learner": resolve(refs["learner"]),
-                "legem": resolve(refs["legem"]) if refs["legem"] is not None else None,
-                "policy": resolve(refs["policy"]), "rollouts": [resolve(r) for r in refs["rollouts"]],
-                "replay": [resolve(r) for r in refs["replay"]] if with_replay else None,
-                "restarts": dict(topo.restarts),
-                "wandb_id": self.wandb.run_id}
+        c = dataclasses.replace(self.c, elapsed_s=self._time_s())
+        return self.checkpointer.collect(self.topo, c, self.supervisor.restarts, self.wandb.run_id, with_replay)
 
     def checkpoint(self, final: bool = False) -> Path | None:
         """Save a checkpoint; replay contents go in when ``cluster.checkpoint_replay`` is ``always``, or
@@ -249,43 +202,16 @@ class Driver:
         except failure_types() as e:
             log.warning("checkpoint skipped: a role failed while saving (%s)", e)
             return None
-        self.last_checkpoint = save_checkpoint(self.run_dir / "checkpoints", self.c.updates, state)
-        return self.last_checkpoint
+        return self.checkpointer.save(state)
 
     def restore(self, state: dict) -> None:
         """Counters, learner, LeGEM, rollout workers and (when the checkpoint holds it) replay from a checkpoint."""
-        topo = self.topo
-        self.c = Counters(**state["counters"])
+        for k, v in state["counters"].items():
+            setattr(self.c, k, v)
         self.c.published = -1
-        refs = [call(topo.learner, "load_state_dict", state["learner"])]
-        if topo.legem is not None and state.get("legem") is not None:
-            refs.append(call(topo.legem, "load_state_dict", state["legem"]))
-        if len(state["rollouts"]) == len(topo.rollouts):
-            refs += [call(r, "load_state_dict", s) for r, s in zip(topo.rollouts, state["rollouts"])]
-        replay = state.get("replay")
-        if replay is not None and len(replay) == len(topo.shards):
-            refs += [call(s, "load_state_dict", r) for s, r in zip(topo.shards, replay)]
-        elif replay is not None:
-            log.warning("replay not restored: the checkpoint holds %d shard(s), this run has %d", len(replay),
-                        len(topo.shards))
-        for ref in refs:
-            resolve(ref)
-        topo.restarts.update(state.get("restarts", {}))
-
-    def learner_restarted(self) -> None:
-        """Load the last checkpoint's learner state into a freshly restarted learner."""
-        if self.last_checkpoint is None:
-            log.warning("learner restarted from scratch: no checkpoint yet")
-            return
-        resolve(call(self.topo.learner, "load_state_dict", load_checkpoint(self.last_checkpoint)["learner"]))
-
-    def legem_restarted(self) -> None:
-        """Load the last checkpoint's LeGEM graphs into a freshly restarted LeGEM host."""
-        state = load_checkpoint(self.last_checkpoint).get("legem") if self.last_checkpoint else None
-        if state is None:
-            log.warning("LeGEM restarted empty: no checkpoint yet")
-            return
-        resolve(call(self.topo.legem, "load_state_dict", state))
+        Checkpointer.restore(self.topo, state)
+        if self.supervisor is not None:
+            self.supervisor.restarts.update(state.get("restarts", {}))
 
     # ------------------------------------------------------------------ the run
     def _on_signal(self, signum, _frame) -> None:
@@ -302,6 +228,44 @@ class Driver:
             (path / "media").mkdir(exist_ok=True)
             write_config(path, self.cfg)
         return path
+
+    def _open_run_dir(self) -> RunDirLock:
+        """Create or reopen the run directory, take its lock, and on a resume record it and drop the metric rows
+        a killed driver logged after the checkpoint."""
+        self.run_dir = self._make_run_dir()
+        lock = RunDirLock(self.run_dir)
+        self.checkpointer = Checkpointer(self.run_dir, self.cfg)
+        code = write_provenance(self.run_dir).get("code")
+        if self.resume_state is not None:
+            saved = self.resume_state["counters"]
+            dropped = truncate_metrics(self.run_dir / "metrics.jsonl", saved["env_steps"], saved["updates"])
+            if dropped:
+                log.warning("dropped %d metric row(s) logged after the checkpoint being resumed", dropped)
+            record_resume(self.run_dir, self.cfg, self.resume_state["config"], saved)
+            code = code_version()
+        announce_run_dir(self.run_dir, resumed=self.resume_state is not None)
+        self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
+        wid = self.resume_state.get("wandb_id") if self.resume_state else None
+        self.wandb = WandbSink.for_run(self.cfg, self.run_dir, resume_id=wid, code=code)
+        return lock
+
+    def _give_up(self, why: str) -> None:
+        """Save what can still be saved, log the reason, and raise :class:`GaveUp` with one line."""
+        self.stop_reason = f"gave up: {why}"
+        saved = None
+        try:
+            saved = self.checkpoint(final=True)
+        except Exception as e:  # noqa: BLE001 - the cluster may be gone; the last checkpoint stays
+            log.warning("final checkpoint not written (%s)", type(e).__name__)
+        try:
+            self.metrics.write({"env_steps": self.c.env_steps, "updates": self.c.updates, "episodes": self.c.episodes,
+                                "time_s": self._time_s(), "stopped": self.stop_reason})
+        except OSError:
+            pass
+        where = saved or self.last_checkpoint
+        resume = f"; resume with: asyncmarl train --resume {self.run_dir}" if where else ""
+        raise GaveUp(f"run gave up after {self.c.env_steps} env steps and {self.c.updates} updates: {why}; "
+                     f"last checkpoint {where}{resume}") from None
 
     def run(self) -> dict:
         """Train until ``cluster.total_env_steps`` or a stop signal; returns the final metrics."""
@@ -322,16 +286,15 @@ class Driver:
 
                     ray.shutdown()
                 raise
-        self.run_dir = self._make_run_dir()
-        self.metrics = MetricsLog(self.run_dir / "metrics.jsonl")
-        wid = self.resume_state.get("wandb_id") if self.resume_state else None
-        self.wandb = WandbSink(wandb_mode(cfg.logging.wandb_mode), cfg.logging.wandb_project, self.run_dir.name,
-                               config_group_key(cfg), config_to_dict(cfg), self.run_dir, resume_id=wid)
+        lock = None
         old = {}
-        if threading.current_thread() is threading.main_thread():
-            old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
+            lock = self._open_run_dir()
+            if threading.current_thread() is threading.main_thread():
+                old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
             self.topo = build_topology(cfg, self.roles)
+            self.supervisor = Supervisor(self.topo, self.checkpointer, self.c, cfg.cluster.max_restarts,
+                                         cfg.cluster.stall_warn_s)
             if self.resume_state is not None:
                 self.restore(self.resume_state)
             self.progress = Progress(cfg.cluster.total_env_steps, self.c.env_steps, cfg.logging.progress,
@@ -339,8 +302,13 @@ class Driver:
             self._next_log = self.c.updates + cfg.logging.log_interval
             self._next_ckpt = self.c.updates + cfg.cluster.checkpoint_interval
             self._next_eval = self.c.env_steps + cfg.cluster.eval_interval
-            self._last_log = (time.perf_counter(), self.c.env_steps, self.c.updates)
-            (run_ray if self.topo.remote else run_local)(self)
+            self.rows.reset_clock()
+            try:
+                (run_ray if self.topo.remote else run_local)(self)
+            except GaveUp as e:
+                self._give_up(str(e))
+            except failure_types() as e:  # the raylet or GCS itself failed: nothing can be restarted
+                self._give_up(f"the Ray cluster failed ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
             self.log_row()
             self.checkpoint(final=True)
             if self.stop_reason is None:
@@ -351,29 +319,23 @@ class Driver:
                 signal.signal(s, h)
             if getattr(self, "progress", None):
                 self.progress.close()
-            self.metrics.close()
-            self.wandb.finish()
+            if getattr(self, "metrics", None):
+                self.metrics.close()
+            if getattr(self, "wandb", None):
+                self.wandb.finish()
             if self.topo is not None:
                 self.topo.shutdown()
             if started_ray:
                 import ray
 
                 ray.shutdown()
+            if lock is not None:
+                lock.release()
         out = dict(self.final_row)
         out.update(self._eval)
         out.update({"run_dir": str(self.run_dir), "checkpoint": str(self.last_checkpoint),
                     "stopped": self.stop_reason, **{f"counters/{k}": v for k, v in dataclasses.asdict(self.c).items()}})
         return out
-
-
-def write_gif(path: Path, frames: list, fps: int = 8) -> Path:
-    """An animated GIF of RGB frames ``[H, W, 3] uint8``."""
-    import imageio.v2 as imageio
-
-    if not frames:
-        raise ValueError("no frames to write")
-    imageio.mimsave(path, [np.asarray(f, np.uint8) for f in frames], duration=1.0 / fps, loop=0)
-    return path
 
 
 def train(cfg: RunConfig, run_dir: str | Path | None = None, resume: str | Path | None = None,
@@ -386,4 +348,4 @@ def train(cfg: RunConfig, run_dir: str | Path | None = None, resume: str | Path 
     return Driver(cfg, run_dir=run_dir, resume=resume, roles=roles, hooks=hooks).run()
 
 
-__all__ = ["Driver", "train", "run_name", "write_gif"]
+__all__ = ["Driver", "GaveUp", "train", "run_name", "write_gif"]

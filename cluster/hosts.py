@@ -12,38 +12,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from asyncmarl.cluster.handles import call, failure_types, get, is_remote  # noqa: F401 - re-exported
 from asyncmarl.cluster.roles import Roles
 
 
-def call(target: Any, method: str, *args: Any) -> Any:
-    """``target.method(*args)``: a value for a plain object, an ObjectRef for a Ray actor handle."""
-    fn = getattr(target, method)
-    remote = getattr(fn, "remote", None)
-    return remote(*args) if remote is not None else fn(*args)
-
-
-def is_remote(target: Any) -> bool:
-    return target is not None and type(target).__name__ == "ActorHandle"
-
-
-def resolve(value: Any) -> Any:
-    """The value behind an ObjectRef (or the value itself)."""
-    if type(value).__name__ == "ObjectRef":
-        import ray
-
-        return ray.get(value)
-    return value
-
-
-def failure_types() -> tuple[type, ...]:
-    """Exceptions that mean a peer died or its call was lost (Ray's), empty when Ray is not in use."""
-    import sys
-
-    if "ray" not in sys.modules:
-        return ()
-    from ray.exceptions import RayError
-
-    return (RayError,)
+resolve = get  # the value behind an ObjectRef or LocalRef (kept under this name for the hosts' readers)
 
 
 class ShardHost:
@@ -131,14 +104,15 @@ class RolloutHost:
     def set_legem(self, legem: Any) -> None:
         self.legem = legem
 
-    def step(self, weights: tuple[int, dict] | None = None) -> dict:
-        """Load newer weights if given, run ``steps_per_call`` steps, ship segments and trajectories.
+    def step(self, weights: tuple[int, dict] | None = None, global_steps: int | None = None) -> dict:
+        """Load newer weights if given, run ``steps_per_call`` steps (epsilon from the run's ``global_steps``),
+        ship segments and trajectories.
 
         Under Ray the shipping calls of one step complete while the next step runs (at most one step's calls in
         flight); failures are reported with the step that finds them."""
         if weights is not None:
             self.worker.set_weights(*weights)
-        res = self.worker.run(self.steps_per_call)
+        res = self.worker.run(self.steps_per_call, global_steps=global_steps)
         shard_errors, legem_errors = self._settle()
         S = len(self.shards)
         by_shard: dict[int, list] = {}
@@ -147,7 +121,9 @@ class RolloutHost:
         self._inflight = [("shard", call(self.shards[s], "add", segs)) for s, segs in by_shard.items()]
         if self.legem is not None and res.trajectories:
             self._inflight.append(("legem", call(self.legem, "add_episodes", res.trajectories)))
+        eps = self.worker.epsilon(None if global_steps is None else global_steps + res.env_steps)
         return {"env_steps": res.env_steps, "episodes": res.episodes, "segments": len(res.segments),
+                "epsilon": float(eps),
                 "version": self.worker.version, "shard_errors": shard_errors, "legem_errors": legem_errors}
 
     def _settle(self) -> tuple[int, int]:

@@ -164,6 +164,11 @@ class LearnerHost:
         self.version = int(version)
         return self.version, weights
 
+    def set_version(self, version: int) -> None:
+        """Number on from ``version`` (after a restart from an older checkpoint), so versions never go back."""
+        self.version = max(int(version), self.version)
+        self.learner.version = self.version
+
     def state_dict(self) -> dict:
         return {"learner": self.learner.state_dict(), "version": self.version,
                 "torch_rng": torch.random.get_rng_state()}

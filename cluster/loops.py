@@ -5,11 +5,17 @@
 
 ``run_ray``: rollout actors and the learner run free. The driver keeps one call in flight per actor, hands a
 rollout actor the ObjectRef of the newest published weights when its version is behind (the actor pulls the
-object itself), publishes after every ``cluster.publish_interval`` updates, and restarts what fails.
+object itself), publishes after every ``cluster.publish_interval`` updates, and hands failures to the
+:class:`~asyncmarl.cluster.supervisor.Supervisor`.
+
+Both loops pass the driver's env-step count with every rollout call: the rollout workers' epsilon schedule
+follows the run's global step, also for a worker restarted mid-run.
 """
 from __future__ import annotations
 
 import logging
+
+from asyncmarl.cluster.handles import get
 
 log = logging.getLogger("asyncmarl.cluster")
 LEARNER_WAIT_S = 1.0  # a train call returns after this long without data, so the driver stays responsive
@@ -28,20 +34,20 @@ def run_local(d) -> None:
         for i, r in enumerate(topo.rollouts):
             give = d.weights if sent[i] < d.c.published else None
             sent[i] = d.c.published
-            d.absorb_rollout(r.step(give))
-        d.absorb_learner(topo.learner.train(cl.updates_per_iteration))
+            d.absorb_rollout(get(r.step.remote(give, d.c.env_steps)))
+        d.absorb_learner(get(topo.learner.train.remote(cl.updates_per_iteration)))
         if _publish_due(d, last_publish) and d.c.updates > 0:
-            d.weights = topo.learner.publish()
+            d.weights = get(topo.learner.publish.remote())
             d.c.published, last_publish = d.weights[0], d.c.updates
         d.end_round()
 
 
 def run_ray(d) -> None:
-    """Rollout actors and the learner as Ray actors, overlapping; restarts failed actors."""
+    """Rollout actors and the learner as Ray actors, overlapping; failures go to the driver's supervisor."""
     import ray
     from ray.exceptions import RayActorError, RayError
 
-    topo, cl = d.topo, d.cfg.cluster
+    topo, cl, sup = d.topo, d.cfg.cluster, d.supervisor
     sent = [-1] * len(topo.rollouts)  # weights version each rollout actor was last given
     rollout_calls: dict = {}  # ObjectRef -> worker index
     last_publish = d.c.updates
@@ -50,7 +56,7 @@ def run_ray(d) -> None:
         give = d.weights if (d.weights is not None and sent[i] < d.c.published) else None
         if give is not None:
             sent[i] = d.c.published
-        rollout_calls[topo.rollouts[i].step.remote(give)] = i
+        rollout_calls[topo.rollouts[i].step.remote(give, d.c.env_steps)] = i
 
     def submit_learner():
         return topo.learner.train.remote(cl.publish_interval, LEARNER_WAIT_S)
@@ -65,15 +71,13 @@ def run_ray(d) -> None:
                 try:
                     out = ray.get(ref)
                 except RayActorError as e:
-                    log.warning("learner failed (%s); restarting it from the last checkpoint", type(e).__name__)
-                    topo.restart_learner()
-                    d.learner_restarted()
-                    d.weights, d.c.published = None, -1  # its published weights died with it
+                    sup.learner_failed(e)
+                    d.weights = None  # its published weights died with it
                     out = None
                 if out is not None:
                     d.absorb_learner(out)
                     if out["sample_errors"]:
-                        check_peers(d)
+                        sup.check_peers()
                     if out["updates"] and _publish_due(d, last_publish):
                         # submitted before the next train call, so it runs right after this one finished
                         d.weights = topo.learner.publish.remote()
@@ -84,8 +88,7 @@ def run_ray(d) -> None:
             try:
                 out = ray.get(ref)
             except RayActorError as e:
-                log.warning("rollout worker %d failed (%s); restarting it", i, type(e).__name__)
-                topo.restart_rollout(i)
+                sup.rollout_failed(i, e)
                 sent[i] = -1
                 submit_rollout(i)
                 continue
@@ -97,7 +100,7 @@ def run_ray(d) -> None:
                 continue
             d.absorb_rollout(out)
             if out["shard_errors"] or out["legem_errors"]:
-                check_peers(d)
+                sup.check_peers()
             submit_rollout(i)
         d.end_round()
     # let the calls in flight finish so the final checkpoint sees a quiet system
@@ -117,26 +120,3 @@ def _lost_argument(e: Exception) -> bool:
 
     lost = (ObjectLostError, OwnerDiedError)
     return isinstance(e, lost) or isinstance(getattr(e, "cause", None), lost)
-
-
-def check_peers(d) -> None:
-    """Ping every shard and LeGEM; restart the ones that do not answer (shards empty, LeGEM from the last
-    checkpoint)."""
-    import ray
-    from ray.exceptions import GetTimeoutError, RayError
-
-    topo = d.topo
-    pings = [s.ping.remote() for s in topo.shards]
-    for s, ref in enumerate(pings):
-        try:
-            ray.get(ref, timeout=10.0)
-        except (RayError, GetTimeoutError) as e:
-            log.warning("replay shard %d failed (%s); restarting it empty", s, type(e).__name__)
-            topo.restart_shard(s)
-    if topo.legem is not None:
-        try:
-            ray.get(topo.legem.ping.remote(), timeout=10.0)
-        except (RayError, GetTimeoutError) as e:
-            log.warning("LeGEM failed (%s); restarting it from the last checkpoint", type(e).__name__)
-            topo.restart_legem()
-            d.legem_restarted()

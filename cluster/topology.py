@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from asyncmarl.cluster.handles import LocalHandle, call
 from asyncmarl.cluster.hosts import LegemHost, RolloutHost, ShardHost
 from asyncmarl.cluster.learner_host import LearnerHost
 from asyncmarl.cluster.roles import Roles, legem_enabled
@@ -33,7 +34,8 @@ def learner_gpus(cfg) -> int:
 
 @dataclass
 class Topology:
-    """Handles (Ray actors) or objects (local) of every role, and how to rebuild each one."""
+    """Handles of every role (Ray actor handles, or :class:`LocalHandle` in one process, called the same way) and
+    how to rebuild each one. When to rebuild is the :class:`~asyncmarl.cluster.supervisor.Supervisor`'s call."""
 
     cfg: Any
     roles: Roles
@@ -43,7 +45,6 @@ class Topology:
     shards: list = field(default_factory=list)
     legem: Any = None
     learner: Any = None
-    restarts: Counter = field(default_factory=Counter)  # role -> restarts so far
     _incarnation: Counter = field(default_factory=Counter)  # rollout worker id -> restarts
 
     # ------------------------------------------------------------------ construction
@@ -56,7 +57,7 @@ class Topology:
 
     def _new(self, cls, *args, cpus: float = 0.0, gpus: int = 0):
         maker = self._actor(cls, cpus, gpus)
-        return maker.remote(*args) if self.remote else maker(*args)
+        return maker.remote(*args) if self.remote else LocalHandle(maker(*args))
 
     def _rollout_seed(self, worker_id: int) -> int:
         return self.cfg.seed * 1000 + worker_id + SEED_STRIDE * self._incarnation[worker_id]
@@ -86,39 +87,28 @@ class Topology:
             except Exception:  # noqa: BLE001 - it may be gone already
                 pass
 
-    def _count(self, role: str) -> None:
-        self.restarts[role] += 1
-        if self.restarts[role] > self.cfg.cluster.max_restarts:
-            raise RuntimeError(f"{role} failed {self.restarts[role]} times (cluster.max_restarts="
-                               f"{self.cfg.cluster.max_restarts}); giving up")
-
     def restart_rollout(self, i: int) -> None:
         """A fresh worker ``i`` with a new seed; the episodes the old one had open are never completed."""
-        self._count("rollout")
         self._kill(self.rollouts[i])
         self._incarnation[i] += 1
         self.rollouts[i] = self.make_rollout(i)
 
     def restart_shard(self, s: int) -> None:
         """An empty shard ``s``; rollout hosts and the learner get the new handle list."""
-        self._count("shard")
         self._kill(self.shards[s])
         self.shards[s] = self.make_shard(s)
-        for r in self.rollouts:
-            r.set_shards.remote(self.shards) if self.remote else r.set_shards(self.shards)
-        self.learner.set_shards.remote(self.shards) if self.remote else self.learner.set_shards(self.shards)
+        for peer in [*self.rollouts, self.learner]:
+            call(peer, "set_shards", self.shards)
 
     def restart_legem(self) -> None:
         """A fresh LeGEM host (the driver loads the last checkpoint into it); peers get the new handle."""
-        self._count("legem")
         self._kill(self.legem)
         self.legem = self.make_legem()
         for peer in [*self.rollouts, self.learner]:
-            peer.set_legem.remote(self.legem) if self.remote else peer.set_legem(self.legem)
+            call(peer, "set_legem", self.legem)
 
     def restart_learner(self) -> None:
         """A fresh learner host (the driver loads the last checkpoint into it)."""
-        self._count("learner")
         self._kill(self.learner)
         self.learner = self.make_learner()
 

@@ -105,18 +105,23 @@ class RolloutWorker:
     def _episode_ids(self, k: int) -> np.ndarray:
         return self._id_rng.integers(1, 2**62, size=k, dtype=np.int64)
 
-    def epsilon(self) -> float:
-        global_steps = self.env_steps * self.cfg.cluster.num_rollout_workers
+    def epsilon(self, global_steps: int | None = None) -> float:
+        """Exploration rate at ``global_steps`` joint steps of the whole run (the driver's count, so a restarted
+        worker continues the schedule); without it, this worker's own steps times the number of workers."""
+        if global_steps is None:
+            global_steps = self.env_steps * self.cfg.cluster.num_rollout_workers
         return self.cfg.rollout.epsilon(global_steps)
 
-    def run(self, num_steps: int | None = None) -> RolloutResult:
-        """Step every copy ``num_steps`` times (default ``rollout.steps_per_call``)."""
+    def run(self, num_steps: int | None = None, global_steps: int | None = None) -> RolloutResult:
+        """Step every copy ``num_steps`` times (default ``rollout.steps_per_call``); ``global_steps`` is the run's
+        joint step count when the call starts (it sets epsilon)."""
         num_steps = num_steps or self.cfg.rollout.steps_per_call
         result = RolloutResult(segments=[])
         B = self.env.batch_size
-        for _ in range(num_steps):
+        for k in range(num_steps):
             step = self._step
-            actions = self.policy.act(step, self.epsilon(), self.rng)
+            eps = self.epsilon(None if global_steps is None else global_steps + k * B)
+            actions = self.policy.act(step, eps, self.rng)
             self._versions = np.where(step.choosing.any(1), self.version, self._versions)
             step = self.env.step(actions)
             self.policy.observe(step)

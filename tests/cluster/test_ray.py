@@ -51,7 +51,7 @@ def test_killed_rollout_actor_shard_and_learner_are_restarted(ray_session, tiny)
             killed["at"] = d.c.env_steps
             ray.kill(d.topo.rollouts[0])
             ray.kill(d.topo.shards[1])
-        elif "learner" not in killed and d.topo.restarts["rollout"] >= 1 and d.c.updates > 3:
+        elif "learner" not in killed and d.supervisor.restarts["rollout"] >= 1 and d.c.updates > 3:
             # checkpoint now rather than wait for the interval, so the learner dies early enough in the run
             # for the driver to see its failure (a learner that dies in the final drain is not restarted)
             if d.checkpoint() is not None:

@@ -1,24 +1,111 @@
 """Working from a finished (or running) run: greedy evaluation and GIFs of a checkpoint's policy, in this
-process, with the run's own config."""
+process, with the run's own config.
+
+The checkpoint must belong to that config: its saved config has to agree with the run directory's
+``config.yaml`` on everything that shapes the policy (the scenario and its settings, the algorithm, the buffer
+view and the agent network), and its weights have to fit the network built from it. Anything else is refused
+with a :class:`CheckpointError` naming the key or the parameter, before an episode runs.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
-from asyncmarl.cluster.checkpoint import load_checkpoint, resolve_checkpoint
-from asyncmarl.cluster.rundir import read_config, run_dir_of
+from asyncmarl.cluster.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
+from asyncmarl.cluster.config import SEED_LIMIT, config_to_dict
+from asyncmarl.cluster.rundir import CONFIG_FILE, read_config, run_dir_of
+
+# Config keys (dotted prefixes) that decide what the policy sees and how it acts: a checkpoint differing here
+# would run silently on the wrong scenario or fail deep inside torch with a size mismatch.
+POLICY_KEYS = ("env.", "learner.algo", "learner.buffer", "learner.agent_net.")
+
+
+def _flat(d, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = _plain(v)
+    return out
+
+
+def _with_resolved_settings(d: dict) -> dict:
+    """``d`` with ``env.settings`` replaced by every setting the scenario resolves to (preset plus overrides),
+    so a value given explicitly equals the same value left to the preset."""
+    import dataclasses
+
+    from asyncmarl.platform.envs import resolve_settings
+
+    env = d.get("env") if isinstance(d.get("env"), dict) else {}
+    try:
+        settings = dataclasses.asdict(resolve_settings(env.get("scenario"), **(env.get("settings") or {})))
+    except (ValueError, TypeError):  # an unknown scenario or setting: compare what was written
+        return d
+    return {**d, "env": {**env, "settings": settings}}
+
+
+def _plain(v):
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
+def policy_mismatches(saved: dict, cfg) -> list[tuple[str, object, object]]:
+    """(key, checkpoint's value, run config's value) for every policy-shaping key where they differ."""
+    mine = _flat(_with_resolved_settings(config_to_dict(cfg)))
+    theirs = _flat(_with_resolved_settings(saved))
+    keys = sorted(k for k in set(mine) | set(theirs) if k.startswith(POLICY_KEYS) or k in POLICY_KEYS)
+    return [(k, theirs.get(k, "<absent>"), mine.get(k, "<absent>")) for k in keys
+            if theirs.get(k, "<absent>") != mine.get(k, "<absent>")]
+
+
+def _check_weights(ckpt: Path, net, weights) -> None:
+    """The checkpoint's policy weights have exactly the network's parameter names and shapes."""
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"checkpoint {ckpt}: its policy weights are not a parameter dict")
+    want = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    have = {k: tuple(np.shape(v)) for k, v in weights.items()}
+    missing, extra = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+    if missing or extra:
+        raise CheckpointError(f"checkpoint {ckpt}: its policy network has other parameters than this run's "
+                              f"(missing {missing[:3]}, unexpected {extra[:3]})")
+    bad = [k for k in want if want[k] != have[k]]
+    if bad:
+        k = bad[0]
+        raise CheckpointError(f"checkpoint {ckpt}: parameter {k} has shape {have[k]}, this run's network needs "
+                              f"{want[k]} ({len(bad)} parameter(s) differ): the checkpoint was trained on other "
+                              "scenario dimensions or network sizes")
 
 
 def load_policy_worker(path: str | Path, seed: int = 0):
-    """A RolloutWorker of the run's config holding the checkpoint's published policy; and the checkpoint path."""
+    """A RolloutWorker of the run's config holding the checkpoint's published policy; and the checkpoint path.
+    :class:`CheckpointError` when the checkpoint does not belong to the run directory's config."""
     from asyncmarl.rollout_workers import RolloutWorker
 
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"--seed must be an int in [0, 2**32), got {seed!r}")
     ckpt = resolve_checkpoint(path)
-    cfg = read_config(run_dir_of(ckpt))
+    run_dir = run_dir_of(ckpt)
+    cfg = read_config(run_dir)
     state = load_checkpoint(ckpt)
-    worker = RolloutWorker(cfg, worker_id=0, seed=seed)
-    version, weights = state["policy"]
+    saved = state.get("config")
+    if isinstance(saved, dict):
+        diff = policy_mismatches(saved, cfg)
+        if diff:
+            shown = "; ".join(f"{k}: checkpoint {a!r}, config.yaml {b!r}" for k, a, b in diff[:4])
+            more = f" (and {len(diff) - 4} more)" if len(diff) > 4 else ""
+            raise CheckpointError(f"checkpoint {ckpt} does not belong to {run_dir / CONFIG_FILE}: {shown}{more}")
+    policy = state.get("policy")
+    if not isinstance(policy, (tuple, list)) or len(policy) != 2:
+        raise CheckpointError(f"checkpoint {ckpt} holds no published policy (version, weights)")
+    version, weights = policy
+    worker = RolloutWorker(cfg, worker_id=0, seed=int(seed))
+    _check_weights(ckpt, worker.net, weights)
     worker.set_weights(max(int(version), 1), weights)  # version 0 would be ignored as "not newer"
     return worker, ckpt
 

@@ -13,7 +13,6 @@ dominate):
 - ``rollouts``: each worker's ``rollout.num_envs`` open episodes of full length, at the rollout dtypes.
 - ``LeGEM``: ``legem.node_cap`` graph nodes (measured: about 600 bytes per node and its edge with 2 return
   buckets, plus the key bytes).
-- checkpoints holding replay (``cluster.checkpoint_replay`` final or always) serialise a copy of it.
 
 Where every role runs in this process or on a Ray instance this driver starts, the sum must fit; on an existing
 cluster (``cluster.address`` or ``RAY_ADDRESS``) the roles may land on different nodes, so each piece alone must
@@ -155,16 +154,12 @@ def check_memory(cfg, info, available: int | None = None) -> None:
     replay = est["replay_shard"] * cl.num_replay_shards
     batches = est["learner_batch"] * (3 if cl.runtime == "ray" else 2)
     rollouts = est["rollout_worker"] * cl.num_rollout_workers
-    ckpt = replay if cl.checkpoint_replay != "never" else 0
-    total = replay + batches + rollouts + est["legem"] + ckpt
+    total = replay + batches + rollouts + est["legem"]
     if total > budget:
         parts = [f"replay {cl.num_replay_shards} x {_gb(est['replay_shard'])}", f"learner batches {_gb(batches)}",
                  f"rollouts {cl.num_rollout_workers} x {_gb(est['rollout_worker'])}"]
         if est["legem"]:
             parts.append(f"LeGEM {_gb(est['legem'])}")
-        if ckpt:
-            parts.append(f"checkpoint copy of replay {_gb(ckpt)} (cluster.checkpoint_replay="
-                         f"{cl.checkpoint_replay})")
         raise ConfigError(
             f"the run needs ~{_gb(total)} on this machine ({', '.join(parts)}), more than the {_gb(budget)} "
             f"{source}{hint}; lower replay.capacity, cluster.num_replay_shards or cluster.batch_size")

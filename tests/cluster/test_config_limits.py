@@ -40,13 +40,12 @@ def test_replay_capacity_is_bounded_per_shard_and_in_total(budget):
     budget(4)
     with pytest.raises(ConfigError, match=r"^replay.capacity=50000000 steps needs ~[\d,.]+ GB per replay shard"):
         load_config("tiny", [*BASE, "replay.capacity=50000000"])
-    # each shard fits, four of them (and the checkpoint's copy of replay) do not
+    # each shard fits, four of them do not
     info = env_info("boxpushing-6")
     fits = int(1.5 * GB / stored_step_bytes(info))
     with pytest.raises(ConfigError, match=r"^the run needs ~[\d,.]+ GB on this machine \(replay 4 x "):
         load_config("tiny", [*BASE, f"replay.capacity={fits}", "cluster.num_replay_shards=4"])
-    load_config("tiny", [*BASE, f"replay.capacity={fits}", "cluster.num_replay_shards=4",
-                         "cluster.checkpoint_replay=never", "cluster.memory_limit_gb=7"])
+    load_config("tiny", [*BASE, f"replay.capacity={fits}", "cluster.num_replay_shards=4", "cluster.memory_limit_gb=7"])
 
 
 def test_existing_cluster_checks_each_piece_alone(budget, monkeypatch):

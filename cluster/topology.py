@@ -15,20 +15,34 @@ from asyncmarl.cluster.handles import LocalHandle, call
 from asyncmarl.cluster.hosts import LegemHost, RolloutHost, ShardHost
 from asyncmarl.cluster.learner_host import LearnerHost
 from asyncmarl.cluster.roles import Roles, legem_enabled
+from asyncmarl.cluster.validation_memory import existing_cluster
 
 SEED_STRIDE = 100_003  # a restarted rollout worker gets a fresh seed (and so fresh episode ids)
 PLACEMENT_TIMEOUT_S = 300.0  # how long actors may take to be placed and constructed
 
 
-def learner_gpus(cfg) -> int:
-    """1 when ``learner.device`` resolves to CUDA on the cluster (``auto`` and the cluster has a GPU)."""
+def learner_gpus(cfg, resources: dict | None = None) -> int:
+    """GPUs the learner actor asks Ray for (``resources``: the cluster's, read from Ray when not given).
+
+    ``cpu``: 0. ``cuda``: 1, always: on an existing cluster the request is what makes an autoscaler start a GPU
+    node (a KubeRay GPU worker group or a launcher GPU node type with min 0), and the learner waits for it like
+    any actor waiting for placement; on a Ray instance this driver started itself (fixed size) without a GPU it
+    could never be placed, so that fails now. ``auto``: 1 when the cluster has a GPU right now, else 0 (it never
+    waits for one).
+    """
     if cfg.learner.device == "cpu":
         return 0
-    import ray
+    if resources is None:
+        import ray
 
-    has_gpu = ray.cluster_resources().get("GPU", 0) >= 1
-    if cfg.learner.device == "cuda" and not has_gpu:
-        raise ValueError("learner.device is 'cuda' but the Ray cluster has no GPU; use 'auto' or 'cpu'")
+        resources = ray.cluster_resources()
+    has_gpu = resources.get("GPU", 0) >= 1
+    if cfg.learner.device == "cuda":
+        if not has_gpu and not existing_cluster(cfg):
+            raise ValueError("learner.device is 'cuda' but the Ray instance this run started has no GPU; use "
+                             "'auto' or 'cpu' here, or attach to a cluster that has (or can scale up) a GPU node "
+                             "with cluster.address")
+        return 1
     return 1 if has_gpu else 0
 
 
@@ -148,6 +162,7 @@ def check_fits(cfg) -> None:
 
     if cfg.cluster.address or os.environ.get("RAY_ADDRESS"):
         return  # an existing cluster may autoscale; _wait_until_placed has the last word
+    learner_gpus(cfg)  # a CUDA learner on a GPU-less instance of our own fails before the run directory exists
     cl = cfg.cluster
     have = ray.cluster_resources().get("CPU", 0)
     if cl.actor_cpus * (cl.num_rollout_workers + 1) > have:

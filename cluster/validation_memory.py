@@ -114,8 +114,11 @@ def available_memory() -> int | None:
     return min(candidates) if candidates else None
 
 
-def _external_cluster(cfg) -> bool:
-    return cfg.cluster.runtime == "ray" and bool(cfg.cluster.address or os.environ.get("RAY_ADDRESS"))
+def existing_cluster(cfg) -> bool:
+    """The run attaches to a Ray cluster someone else started (``cluster.address`` or ``RAY_ADDRESS``, as inside
+    ``ray job submit``): its roles may land on several nodes and it may autoscale."""
+    address = cfg.cluster.address or os.environ.get("RAY_ADDRESS")
+    return cfg.cluster.runtime == "ray" and address not in (None, "", "local")
 
 
 def _gb(x: float) -> str:
@@ -149,7 +152,7 @@ def check_memory(cfg, info, available: int | None = None) -> None:
     for need, what in pieces:
         if need > budget:
             raise ConfigError(f"{what}, more than the {_gb(budget)} {source}{hint}")
-    if _external_cluster(cfg):
+    if existing_cluster(cfg):
         return  # roles may run on different nodes: each piece alone was checked
     replay = est["replay_shard"] * cl.num_replay_shards
     batches = est["learner_batch"] * (3 if cl.runtime == "ray" else 2)

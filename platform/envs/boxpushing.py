@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from asyncmarl.platform.envs.base import BatchedEnv, Step
-from asyncmarl.platform.envs.boxpushing_render import render_ansi, render_rgb
+from asyncmarl.platform.envs.boxpushing_render import render_ansi, render_frame
 from asyncmarl.platform.envs.boxpushing_single import single_tables, step_single
 from asyncmarl.platform.envs.boxpushing_tables import NO_PUSH, RIDE, tables
 from asyncmarl.platform.envs.registry import register
@@ -368,7 +368,7 @@ class BoxPushing(BatchedEnv):
         }
 
     def render_rgb(self, index: int = 0) -> np.ndarray:
-        return render_rgb(self._tb.layout, self.positions(index))
+        return render_frame(self, index)
 
     def render_ansi(self, index: int = 0) -> str:
         return render_ansi(self._tb.layout, self.positions(index), int(self._t[index]))

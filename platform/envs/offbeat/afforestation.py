@@ -180,22 +180,7 @@ class Afforestation(OffbeatEnv):
         return "\n".join(lines)
 
     def render_rgb(self, index: int = 0) -> np.ndarray:
-        b, P = index, self.n_plots
-        grid = render.canvas(self.n_agents + 2, P + 1)
-        colors = ("soil", "sapling", "watered", "mature", "dead")
-        for p in range(P):
-            st = int(self.status[b, p])
-            wilting = st == SAPLING and self.age[b, p] > self.settings.water_window // 2
-            grid[self.n_agents, 1 + p] = render.COLORS["wilting" if wilting else colors[st]]
-        kinds, plots = self.action_kind()[b], self.action_plot()[b]
-        for i in range(self.n_agents):
-            busy = not self.choosing[b, i]
-            grid[i, 0] = render.COLORS["busy" if busy else "agent"]
-            grid[i, 1:] = render.COLORS["empty"]
-            if busy and kinds[i] > 0:
-                grid[i, 1 + int(plots[i])] = render.COLORS["target"]
-        render.time_row(grid, self.n_agents + 1, int(self.t[b]), self.horizon)
-        return render.to_image(grid)
+        return render.afforestation(self, index)
 
 
 register(

@@ -120,18 +120,7 @@ class Quarry(OffbeatEnv):
         return "\n".join(lines)
 
     def render_rgb(self, index: int = 0) -> np.ndarray:
-        b, K = index, self.n_rocks
-        grid = render.canvas(self.n_agents + 2, K + 1)
-        for i in range(self.n_agents):
-            busy = not self.choosing[b, i]
-            grid[i, 0] = render.COLORS["busy" if busy else "agent"]
-            grid[i, 1:] = render.COLORS["empty"]
-            if busy and self.action[b, i] > 0:
-                grid[i, int(self.action[b, i])] = render.COLORS["target"]
-        for k in range(K):
-            grid[self.n_agents, 1 + k] = render.COLORS["rock" if self.intact[b, k] else "broken"]
-        render.time_row(grid, self.n_agents + 1, int(self.t[b]), self.horizon)
-        return render.to_image(grid)
+        return render.quarry(self, index)
 
 
 register(

@@ -127,19 +127,7 @@ class StagHunter(OffbeatEnv):
         return "\n".join(lines)
 
     def render_rgb(self, index: int = 0) -> np.ndarray:
-        b, lane = index, 10
-        grid = render.canvas(self.n_agents + 1, lane + 2)
-        for i in range(self.n_agents):
-            state = int(self.arrow[b, i])
-            grid[i, 0] = render.COLORS[("agent", "busy", "spent")[state]]
-            grid[i, 1:lane + 1] = render.COLORS["empty"]
-            if state == FLYING:
-                frac = self.elapsed[b, i] / max(int(self.duration[b, i]), 1)
-                grid[i, 1 + min(int(frac * lane), lane - 1)] = render.COLORS["progress"]
-        stag_color = ("stag", "caught", "fled")[int(self.stag[b])]
-        grid[: self.n_agents, lane + 1] = render.COLORS[stag_color]
-        render.time_row(grid, self.n_agents, int(self.t[b]), self.horizon)
-        return render.to_image(grid)
+        return render.stag_hunter(self, index)
 
 
 register(

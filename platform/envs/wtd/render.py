@@ -1,60 +1,32 @@
-"""Pictures and text frames of one Warehouse Tool Delivery copy (numpy only, no drawing library).
+"""Pictures and text frames of one Warehouse Tool Delivery copy.
 
-Picture: grey tool room on the left with the Fetch (dark square, the staged tools as coloured dots) and each
-turtlebot's table spot (small outlined squares); work areas on the right (a square per human, "H<i>" over "P<phase>",
-coloured by phase, with a bar of the phase's time left, red when it waits for a tool); turtlebots as blue discs with
-their number, a line pointing at their current target, and their tools as coloured dots.
+Picture (drawn with Pillow, 80 px per metre): the grey tool room on the left with the Fetch robot (dark square;
+the tools it has staged for a pass as coloured dots under it) and each turtlebot's table spot (outlined squares
+``T<k>``); the work areas on the right, one box per human, coloured by work phase, labelled ``H<h>`` and
+``phase p/n`` along its top edge (above where a turtlebot parks), with a bar of the phase's time left (red while
+the human waits for a tool). Turtlebots are numbered blue discs with a line towards their target and the tools
+they carry as coloured dots above; turtlebots at one spot are spread side by side so none hides another. Below
+the scene, a legend and the status panel (:mod:`asyncmarl.platform.envs.drawing`).
 """
 from __future__ import annotations
 
 import numpy as np
 
-SCALE = 64  # pixels per metre
-W_M, H_M = 9.0, 5.0  # drawn area in metres
-TOOL_COLORS = np.array([[230, 60, 60], [60, 170, 60], [240, 170, 30], [150, 60, 200]], np.uint8)
-PHASE_COLORS = np.array([[200, 200, 255], [160, 220, 160], [250, 220, 140], [250, 170, 170], [210, 210, 210]], np.uint8)
+from asyncmarl.platform.envs import drawing
 
-# 3 x 5 bitmap digits and the few letters the picture uses
-_GLYPHS = {
-    "0": "111101101101111", "1": "010110010010111", "2": "111001111100111", "3": "111001111001111",
-    "4": "101101111001001", "5": "111100111001111", "6": "111100111101111", "7": "111001001001001",
-    "8": "111101111101111", "9": "111101111001111", "T": "111010010010010", "F": "111100110100100",
-    "H": "101101111101101", "P": "111101111100100", "t": "010111010010011", "=": "000111000111000",
-    " ": "000000000000000",
-}
+SCALE = 80  # pixels per metre
+W_M, H_M = 9.0, 5.0  # drawn area in metres
+ROOM_M = 3.6  # the tool room's width in metres (its wall has a door between y 1.9 and 3.1 m)
+TOOL_COLORS = ((230, 60, 60), (60, 170, 60), (240, 170, 30), (150, 60, 200))
+PHASE_COLORS = ((200, 200, 255), (160, 220, 160), (250, 220, 140), (250, 170, 170))
+DONE_COLOR = (210, 210, 210)
+BOT, FETCH = (40, 90, 220), (60, 60, 60)
+R_BOT = 14  # turtlebot disc radius, px
 
 
 def _px(x: float, y: float) -> tuple[int, int]:
-    """Metres to (row, col); y grows upward in the world, downward in the image."""
-    return int(round((H_M - y) * SCALE)), int(round(x * SCALE))
-
-
-def _rect(img, r0, c0, r1, c1, color):
-    h, w = img.shape[:2]
-    img[max(r0, 0) : min(r1, h), max(c0, 0) : min(c1, w)] = color
-
-
-def _disc(img, r, c, rad, color):
-    h, w = img.shape[:2]
-    rr, cc = np.ogrid[:h, :w]
-    img[(rr - r) ** 2 + (cc - c) ** 2 <= rad * rad] = color
-
-
-def _line(img, r0, c0, r1, c1, color, width=2):
-    n = max(abs(r1 - r0), abs(c1 - c0), 1)
-    for t in np.linspace(0.0, 1.0, n + 1):
-        r, c = int(round(r0 + (r1 - r0) * t)), int(round(c0 + (c1 - c0) * t))
-        _rect(img, r - width // 2, c - width // 2, r + width - width // 2, c + width - width // 2, color)
-
-
-def _text(img, r, c, s: str, color, size=3):
-    for ch in s:
-        g = _GLYPHS.get(ch, _GLYPHS[" "])
-        for i, bit in enumerate(g):
-            if bit == "1":
-                rr, cc = r + (i // 3) * size, c + (i % 3) * size
-                _rect(img, rr, cc, rr + size, cc + size, color)
-        c += 4 * size
+    """Metres to pixel (x, y); y grows upward in the world, downward in the image."""
+    return int(round(x * SCALE)), int(round((H_M - y) * SCALE))
 
 
 def _staged(env, b: int) -> list[int]:
@@ -63,59 +35,96 @@ def _staged(env, b: int) -> list[int]:
     return [v - 1 for v in (pair // base, pair % base) if v > 0]
 
 
-def render_rgb(env, b: int) -> np.ndarray:
-    """[H, W, 3] uint8 picture of copy ``b`` of a :class:`WTDEnv`."""
+def _spread(points: list[tuple[int, int]], gap: int = 2 * R_BOT + 4) -> list[tuple[int, int]]:
+    """Points closer than a disc apart are spread side by side around their mean, so no disc hides another."""
+    out = list(points)
+    groups: list[list[int]] = []
+    for k, p in enumerate(points):
+        for g in groups:
+            if any(abs(p[0] - points[j][0]) < gap and abs(p[1] - points[j][1]) < gap for j in g):
+                g.append(k)
+                break
+        else:
+            groups.append([k])
+    for g in groups:
+        if len(g) > 1:
+            cx = sum(points[j][0] for j in g) / len(g)
+            cy = sum(points[j][1] for j in g) / len(g)
+            for m, j in enumerate(g):
+                out[j] = (int(round(cx + (m - (len(g) - 1) / 2) * gap)), int(round(cy)))
+    return out
+
+
+def legend(env) -> list[tuple[str, tuple, str]]:
+    """Legend entries of a WTD picture (tools of this scenario, phases, robots)."""
+    entries = [("turtlebot", BOT, "disc"), ("Fetch", FETCH, "box"), ("table spot", (120, 120, 120), "outline")]
+    entries += [(f"tool {j}", TOOL_COLORS[j % len(TOOL_COLORS)], "dot") for j in range(env.nO)]
+    entries += [(f"phase {p}", PHASE_COLORS[p % len(PHASE_COLORS)], "box") for p in range(env.nS)]
+    entries += [("done", DONE_COLOR, "box"), ("phase time left", (60, 160, 60), "bar"),
+                ("waits for a tool", (220, 40, 40), "bar")]
+    return entries
+
+
+def scene_rgb(env, b: int) -> np.ndarray:
+    """[400, 720, 3] uint8 scene of copy ``b`` of a :class:`WTDEnv` (no legend or status)."""
+    from PIL import Image, ImageDraw
+
     tb, nT, nH = env.tab, env.nT, env.nH
-    img = np.full((int(H_M * SCALE) + 40, int(W_M * SCALE), 3), 250, np.uint8)
-    _rect(img, 0, 0, int(H_M * SCALE), int(3.6 * SCALE), (225, 225, 225))  # tool room
-    _rect(img, 0, int(3.6 * SCALE) - 3, int(1.9 * SCALE), int(3.6 * SCALE), (90, 90, 90))  # its wall, with a door
-    _rect(img, int(3.1 * SCALE), int(3.6 * SCALE) - 3, int(H_M * SCALE), int(3.6 * SCALE), (90, 90, 90))
-    # humans at work areas
-    for h in range(nH):
-        r, c = _px(*tb.nodes[0, h])
+    im = Image.new("RGB", (int(W_M * SCALE), int(H_M * SCALE)), (250, 250, 250))
+    d = ImageDraw.Draw(im)
+    f11, f12, f13 = drawing.font(11), drawing.font(12), drawing.font(13)
+    room = int(ROOM_M * SCALE)
+    d.rectangle([0, 0, room, im.height], fill=(225, 225, 225))
+    d.rectangle([room - 3, 0, room, _px(0, 3.1)[1]], fill=(90, 90, 90))  # the wall, with a door
+    d.rectangle([room - 3, _px(0, 1.9)[1], room, im.height], fill=(90, 90, 90))
+    d.text((8, 6), "tool room", font=f13, fill=(90, 90, 90))
+    d.text((room + 10, 6), "work areas", font=f13, fill=(90, 90, 90))
+    for h in range(nH):  # humans at their work areas
+        x, y = _px(*tb.nodes[0, h])
         phase = int(env.cs[b, h])
-        color = PHASE_COLORS[4] if env.fin[b, h] else PHASE_COLORS[phase]
-        _rect(img, r - 26, c - 24, r + 24, c + 24, color)
-        _text(img, r - 22, c - 11, f"H{h}", (40, 40, 40))  # human number
-        _text(img, r - 4, c - 11, f"P{phase}", (40, 40, 40))  # its work phase
-        dur = tb.phase_steps[h, phase]
-        left = int(env.htl[b, h])
-        frac = min(max(left / dur, 0.0), 1.0)
-        _rect(img, r + 12, c - 20, r + 18, c + 20, (255, 255, 255))
-        _rect(img, r + 12, c - 20, r + 18, c - 20 + int(40 * frac), (60, 160, 60))
-        if left <= 0 and not env.got[b, h] and not env.fin[b, h]:
-            _rect(img, r + 12, c - 20, r + 18, c + 20, (220, 40, 40))  # waiting for a tool
-    # tool-room spots
-    r, c = _px(*tb.nodes[0, nH])
-    _rect(img, r - 4, c - 4, r + 4, c + 4, (150, 150, 150))
-    for k in range(nT):
-        r, c = _px(*tb.nodes[k, nH + 1])
-        _rect(img, r - 12, c - 12, r + 12, c + 12, (120, 120, 120))
-        _rect(img, r - 10, c - 10, r + 10, c + 10, (225, 225, 225))
-    # Fetch and its staging area
-    r, c = _px(*tb.fetch_xy)
-    _rect(img, r - 16, c - 16, r + 16, c + 16, (60, 60, 60))
-    _text(img, r - 7, c - 5, "F", (255, 255, 255))
+        done = bool(env.fin[b, h])
+        d.rectangle([x - 42, y - 34, x + 42, y + 32], fill=DONE_COLOR if done else PHASE_COLORS[phase % 4],
+                    outline=(120, 120, 120))
+        d.text((x - 38, y - 31), f"H{h}", font=f13, fill=(20, 20, 20))
+        d.text((x + 38, y - 31), "done" if done else f"phase {phase}/{env.nS - 1}", font=f11, fill=(20, 20, 20),
+               anchor="ra")
+        left, dur = int(env.htl[b, h]), int(tb.phase_steps[h, phase])
+        frac = min(max(left / max(dur, 1), 0.0), 1.0)
+        d.rectangle([x - 36, y + 21, x + 36, y + 27], fill=(255, 255, 255))
+        waiting = left <= 0 and not env.got[b, h] and not done
+        d.rectangle([x - 36, y + 21, x + 36 if waiting else x - 36 + int(72 * frac), y + 27],
+                    fill=(220, 40, 40) if waiting else (60, 160, 60))
+    x, y = _px(*tb.nodes[0, nH])  # where turtlebots wait in the tool room
+    d.rectangle([x - 4, y - 4, x + 4, y + 4], fill=(150, 150, 150))
+    for k in range(nT):  # table spots
+        x, y = _px(*tb.nodes[k, nH + 1])
+        d.rectangle([x - 13, y - 13, x + 13, y + 13], outline=(120, 120, 120), width=2)
+        d.text((x, y - 16), f"T{k}", font=f11, fill=(90, 90, 90), anchor="md")  # above: spots sit side by side
+    x, y = _px(*tb.fetch_xy)  # Fetch and what it has staged
+    d.rectangle([x - 18, y - 18, x + 18, y + 18], fill=FETCH)
+    d.text((x, y), "F", font=f13, fill=(255, 255, 255), anchor="mm")
     for i, slot in enumerate(_staged(env, b)):
-        if slot >= 0:
-            _disc(img, r + 26 + 14 * i, c, 6, TOOL_COLORS[slot])
-    # turtlebots
-    for k in range(nT):
-        x, y = env.pos[b, k]
-        r, c = _px(x, y)
-        tgt = tb.nodes[k, int(env.act[b, k])]
+        d.ellipse([x - 6 + 16 * i, y + 24, x + 6 + 16 * i, y + 36], fill=TOOL_COLORS[slot % 4], outline=(40, 40, 40))
+    centres = _spread([_px(*env.pos[b, k]) for k in range(nT)])
+    for k, (x, y) in enumerate(centres):  # turtlebots
         if not env.done[b, k] or env.moving[b, k]:
-            tr, tc = _px(*tgt)
-            d = np.hypot(tr - r, tc - c)
-            if d > 1:
-                _line(img, r, c, int(r + (tr - r) / d * 26), int(c + (tc - c) / d * 26), (20, 20, 120), 3)
-        _disc(img, r, c, 14, (40, 90, 220))
-        _text(img, r - 7, c - 5, str(k), (255, 255, 255))
-        dots = [j for j in range(env.nO) for _ in range(int(env.basket[b, k, j]))]
-        for i, j in enumerate(dots):
-            _disc(img, r - 20, c - 14 + 10 * i, 4, TOOL_COLORS[j])
-    _text(img, int(H_M * SCALE) + 12, 8, f"t={int(env.t[b])}", (0, 0, 0), size=4)
-    return img
+            tx, ty = _px(*tb.nodes[k, int(env.act[b, k])])
+            dist = np.hypot(tx - x, ty - y)
+            if dist > 1:
+                d.line([x, y, x + (tx - x) / dist * 28, y + (ty - y) / dist * 28], fill=(20, 20, 120), width=3)
+        d.ellipse([x - R_BOT, y - R_BOT, x + R_BOT, y + R_BOT], fill=BOT, outline=(15, 30, 90), width=2)
+        d.text((x, y), str(k), font=f12, fill=(255, 255, 255), anchor="mm")
+        tools = [j for j in range(env.nO) for _ in range(int(env.basket[b, k, j]))]
+        for i, j in enumerate(tools):
+            cx = x + (i - (len(tools) - 1) / 2) * 11
+            d.ellipse([cx - 5, y - R_BOT - 13, cx + 5, y - R_BOT - 3], fill=TOOL_COLORS[j % 4], outline=(40, 40, 40))
+    return np.asarray(im).copy()
+
+
+def render_rgb(env, b: int) -> np.ndarray:
+    """[H, W, 3] uint8 picture of copy ``b`` of a :class:`WTDEnv`: scene, legend and status panel."""
+    names = [f"turtlebot {k}" for k in range(env.nT)] + ["Fetch"]
+    return drawing.frame(env, b, scene_rgb(env, b), legend(env), [BOT] * env.nT + [FETCH], names)
 
 
 def render_ansi(env, b: int) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from asyncmarl.learner.ppo_config import PpoConfig
 from asyncmarl.platform.nets import AgentNetConfig
 
-ALGOS = ("tomacvf", "avf", "iql", "vdn", "qmix", "qplex")
+ALGOS = ("tomacvf", "avf", "iql", "vdn", "qmix", "qplex", "rllib_ppo")
 SYNC_ALGOS = ("iql", "vdn", "qmix", "qplex")  # every step a decision step; busy agents take the no-op (action 0)
 MIXERS = ("qmix", "vdn", "qplex", "qtran")
 BUFFERS = ("mac_sjert", "mac_jert")
@@ -33,7 +34,7 @@ class AtpgConfig:
 
 @dataclass(frozen=True)
 class LearnerConfig:
-    algo: str = "tomacvf"  # tomacvf | avf | iql | vdn | qmix | qplex
+    algo: str = "tomacvf"  # tomacvf | avf | iql | vdn | qmix | qplex | rllib_ppo (RLlib's PPO over macro-actions)
     mixer: str = "qmix"  # mixer of tomacvf/avf: qmix | vdn | qplex | qtran (sync algos use their own name's)
     mixing_embed_dim: int = 32  # width of the mixer's hidden layer (QMIX) / hypernetwork output
     hypernet_dim: int = 64  # hidden width of the state hypernetworks
@@ -56,6 +57,7 @@ class LearnerConfig:
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
     agent_net: AgentNetConfig = field(default_factory=AgentNetConfig)  # the acting network (rollouts use it too)
     atpg_net: AtpgConfig = field(default_factory=AtpgConfig)  # ATPG sizes
+    ppo: PpoConfig = field(default_factory=PpoConfig)  # rllib_ppo only: PPO settings (learner/ppo_config.py)
 
     def __post_init__(self):
         def one_of(name, valid):
@@ -93,6 +95,9 @@ class LearnerConfig:
             raise ValueError(f"learner.atpg is ToMacVF's module; set learner.atpg=false for algo {self.algo!r}")
         if self.algo in SYNC_ALGOS and self.buffer != "mac_sjert":
             raise ValueError(f"learner.buffer must be 'mac_sjert' for synchronous algo {self.algo!r}")
+        if self.algo == "rllib_ppo" and self.legem:
+            raise ValueError("learner.legem trains value-based learners on redistributed rewards; set "
+                             "learner.legem=false for algo 'rllib_ppo'")
         if self.atpg and self.mixer == "qtran":
             raise ValueError("learner.mixer 'qtran' has no first mixing layer for ATPG; set learner.atpg=false")
 

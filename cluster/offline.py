@@ -100,6 +100,10 @@ def load_policy_worker(path: str | Path, seed: int = 0):
             shown = "; ".join(f"{k}: checkpoint {a!r}, config.yaml {b!r}" for k, a, b in diff[:4])
             more = f" (and {len(diff) - 4} more)" if len(diff) > 4 else ""
             raise CheckpointError(f"checkpoint {ckpt} does not belong to {run_dir / CONFIG_FILE}: {shown}{more}")
+    if cfg.learner.algo == "rllib_ppo":  # RLlib's PPO: its own greedy policy, with the same evaluate/render calls
+        from asyncmarl.cluster.rllib_run import RllibPolicy
+
+        return RllibPolicy.from_checkpoint(cfg, state, seed=int(seed)), ckpt
     policy = state.get("policy")
     if not isinstance(policy, (tuple, list)) or len(policy) != 2:
         raise CheckpointError(f"checkpoint {ckpt} holds no published policy (version, weights)")

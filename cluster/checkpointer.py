@@ -85,17 +85,32 @@ class Checkpointer:
         self.cfg = cfg
         self.last: Path | None = None
 
-    def collect(self, topo, counters, restarts: dict, wandb_id: str | None, with_replay: bool) -> dict:
-        """Every role's state (requests sent to all roles before waiting on any)."""
+    def collect(self, topo, counters, restarts: dict, wandb_id: str | None, with_replay: bool,
+                salvage: bool = False) -> dict:
+        """Every role's state (requests sent to all roles before waiting on any).
+
+        ``salvage`` (a run giving up): a rollout worker or shard that cannot answer is saved as None (a resume
+        gives it a fresh state) instead of failing the whole checkpoint; the learner must answer."""
+        from asyncmarl.cluster.handles import failure_types
+
+        def take(ref):
+            if not salvage:
+                return get(ref)
+            try:
+                return get(ref)
+            except failure_types() as e:
+                log.warning("a role's state was not saved: %s", type(e).__name__)
+                return None
+
         refs = {"learner": call(topo.learner, "state_dict"), "policy": call(topo.learner, "publish"),
                 "legem": call(topo.legem, "state_dict") if topo.legem is not None else None,
                 "rollouts": [call(r, "state_dict") for r in topo.rollouts],
                 "replay": [call(s, "state_dict") for s in topo.shards] if with_replay else None}
         return {"format": 2, "config": config_to_dict(self.cfg), "counters": dataclasses.asdict(counters),
                 "learner": get(refs["learner"]),
-                "legem": get(refs["legem"]) if refs["legem"] is not None else None,
-                "policy": get(refs["policy"]), "rollouts": [get(r) for r in refs["rollouts"]],
-                "replay": [get(r) for r in refs["replay"]] if with_replay else None,
+                "legem": take(refs["legem"]) if refs["legem"] is not None else None,
+                "policy": get(refs["policy"]), "rollouts": [take(r) for r in refs["rollouts"]],
+                "replay": [take(r) for r in refs["replay"]] if with_replay else None,
                 "restarts": dict(restarts), "wandb_id": wandb_id}
 
     def save(self, state: dict) -> Path:
@@ -112,11 +127,11 @@ class Checkpointer:
         refs = [call(topo.learner, "load_state_dict", state["learner"])]
         if topo.legem is not None and state.get("legem") is not None:
             refs.append(call(topo.legem, "load_state_dict", state["legem"]))
-        if len(state["rollouts"]) == len(topo.rollouts):
-            refs += [call(r, "load_state_dict", s) for r, s in zip(topo.rollouts, state["rollouts"])]
+        if len(state["rollouts"]) == len(topo.rollouts):  # None: not saved (the worker was gone), start fresh
+            refs += [call(r, "load_state_dict", s) for r, s in zip(topo.rollouts, state["rollouts"]) if s is not None]
         replay = state.get("replay")
         if replay is not None and len(replay) == len(topo.shards):
-            refs += [call(s, "load_state_dict", r) for s, r in zip(topo.shards, replay)]
+            refs += [call(s, "load_state_dict", r) for s, r in zip(topo.shards, replay) if r is not None]
         elif replay is not None:
             log.warning("replay not restored: the checkpoint holds %d shard(s), this run has %d", len(replay),
                         len(topo.shards))

@@ -166,6 +166,7 @@ def _quiet_broken_pipe() -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``asyncmarl``; returns the exit status."""
     from asyncmarl.cluster.ray_session import ClusterUnreachable
+    from asyncmarl.cluster.supervisor import GaveUp
 
     a = parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -178,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, ClusterUnreachable, OSError) as e:  # bad input, unreachable cluster, unusable file/path
         print("error: " + " ".join(str(e).split("\n")), file=sys.stderr)
         return 2
+    except GaveUp as e:  # restarts exhausted or the cluster failed: what could be saved is saved
+        print("error: " + " ".join(str(e).split("\n")), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

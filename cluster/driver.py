@@ -189,16 +189,17 @@ class Driver:
         self.wandb.log_media("media/learning_curve", path, step=self.c.env_steps)
 
     # ------------------------------------------------------------------ checkpoints
-    def collect_state(self, with_replay: bool = False) -> dict:
+    def collect_state(self, with_replay: bool = False, salvage: bool = False) -> dict:
         c = dataclasses.replace(self.c, elapsed_s=self._time_s())
-        return self.checkpointer.collect(self.topo, c, self.supervisor.restarts, self.wandb.run_id, with_replay)
+        return self.checkpointer.collect(self.topo, c, self.supervisor.restarts, self.wandb.run_id, with_replay,
+                                         salvage=salvage)
 
-    def checkpoint(self, final: bool = False) -> Path | None:
+    def checkpoint(self, final: bool = False, salvage: bool = False) -> Path | None:
         """Save a checkpoint; replay contents go in when ``cluster.checkpoint_replay`` is ``always``, or
-        ``final`` and this is the run's last checkpoint."""
+        ``final`` and this is the run's last checkpoint. ``salvage``: roles that are gone are left out."""
         mode = self.cfg.cluster.checkpoint_replay
         try:
-            state = self.collect_state(with_replay=mode == "always" or (final and mode == "final"))
+            state = self.collect_state(with_replay=mode == "always" or (final and mode == "final"), salvage=salvage)
         except failure_types() as e:
             log.warning("checkpoint skipped: a role failed while saving (%s)", e)
             return None
@@ -254,7 +255,7 @@ class Driver:
         self.stop_reason = f"gave up: {why}"
         saved = None
         try:
-            saved = self.checkpoint(final=True)
+            saved = self.checkpoint(final=True, salvage=True)
         except Exception as e:  # noqa: BLE001 - the cluster may be gone; the last checkpoint stays
             log.warning("final checkpoint not written (%s)", type(e).__name__)
         try:

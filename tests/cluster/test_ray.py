@@ -73,6 +73,33 @@ def test_killed_rollout_actor_shard_and_learner_are_restarted(ray_session, tiny)
     assert last["replay/dropped_incomplete"] >= 1
     after = [r for r in rows if r["env_steps"] > killed["at"] and "losses/total" in r]
     assert after  # training went on after the faults
+    # one source of truth for counters: versions never go back, so no negative policy lag after the learner
+    # restart, and the updates count equals the (numbered-on) learner version
+    assert all(r["rollout/policy_lag"] >= 0 for r in rows if "rollout/policy_lag" in r)
+    assert final["counters/updates"] == final["counters/version"] and last["faults/updates_lost"] >= 0
+    # the restarted rollout worker continued the run's epsilon schedule instead of starting over at 1.0
+    eps = [r["rollout/epsilon"] for r in rows if "rollout/epsilon" in r and r["env_steps"] > killed["at"]]
+    assert eps and max(eps) < 1.0 and all(b <= a + 1e-9 for a, b in zip(eps, eps[1:]))
+
+
+def test_exhausted_restarts_save_what_they_can_and_exit_1(ray_session, tiny, capsys):
+    def kill_rollout(d):
+        if d.c.updates >= 2:
+            ray_session.kill(d.topo.rollouts[0])
+
+    cfg = tiny(*RAY, "cluster.total_env_steps=20000", "cluster.max_restarts=0")
+    from asyncmarl.cluster.driver import Driver
+    from asyncmarl.cluster.supervisor import GaveUp
+
+    d = Driver(cfg, hooks=(kill_rollout,))
+    with pytest.raises(GaveUp) as info:
+        d.run()
+    msg = str(info.value)
+    assert "\n" not in msg and "rollout failed 1 times (cluster.max_restarts=0" in msg
+    assert "resume with: asyncmarl train --resume" in msg
+    saved = load_checkpoint(d.last_checkpoint)  # the learner and the live roles were saved on the way out
+    assert saved["counters"]["updates"] >= 2 and saved["replay"] is not None
+    assert read_metrics(d.run_dir)[-1]["stopped"].startswith("gave up: rollout failed")
 
 
 def test_layout_that_cannot_fit_fails_at_once(ray_session, tmp_path, capsys):

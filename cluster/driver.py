@@ -26,7 +26,7 @@ from asyncmarl.cluster.metric_rows import CHART_NAMES, Counters, MetricRows  # n
 from asyncmarl.cluster.monitor import MetricsLog, Progress, WandbSink, announce_run_dir
 from asyncmarl.cluster.provenance import code_version, record_resume, write_provenance
 from asyncmarl.cluster.roles import Roles
-from asyncmarl.cluster.rundir import create_run_dir, run_dir_of, run_name, write_config
+from asyncmarl.cluster.rundir import check_run_root, create_run_dir, run_dir_of, run_name, write_config
 from asyncmarl.cluster.supervisor import ROLES, GaveUp, Supervisor
 from asyncmarl.cluster.topology import Topology, check_fits
 
@@ -34,7 +34,8 @@ log = logging.getLogger("asyncmarl.cluster")
 
 # Keys that may differ when resuming: how long to run, where, and how to log (never what is learned).
 RESUMABLE_CHANGES = ("cluster.total_env_steps", "cluster.runtime", "cluster.address", "cluster.actor_cpus",
-                     "cluster.max_restarts", "cluster.checkpoint_replay", "cluster.stall_warn_s", "name")
+                     "cluster.max_restarts", "cluster.checkpoint_replay", "cluster.stall_warn_s",
+                     "cluster.memory_limit_gb", "name")
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -275,6 +276,8 @@ class Driver:
 
         cfg = self.cfg
         started_ray = False
+        if self._run_dir_arg is None:
+            check_run_root(cfg)  # a run root that cannot hold a run fails before Ray starts
         if cfg.cluster.runtime == "ray":  # an unreachable cluster fails before a run directory exists
             from asyncmarl.cluster.ray_session import connect
 

@@ -62,3 +62,24 @@ def test_rows_after_the_checkpoint_and_a_torn_last_line_are_dropped(tmp_path):
     assert truncate_metrics(path, env_steps=200, updates=2) == 3
     assert [json.loads(x) for x in path.read_text().splitlines()] == rows[:2]
     assert truncate_metrics(path, env_steps=200, updates=2) == 0
+
+
+@pytest.mark.slow
+def test_a_failed_cluster_ends_the_run_with_a_final_checkpoint_and_one_line(tiny):
+    from ray.exceptions import RaySystemError
+
+    from asyncmarl.cluster.checkpoint import load_checkpoint
+    from asyncmarl.cluster.driver import Driver
+    from asyncmarl.cluster.monitor import read_metrics
+    from asyncmarl.cluster.supervisor import GaveUp
+
+    def gcs_dies(d):
+        if d.c.updates >= 3:
+            raise RaySystemError("GCS server is unreachable")
+
+    d = Driver(tiny("cluster.total_env_steps=5000", "cluster.checkpoint_interval=1000"), hooks=(gcs_dies,))
+    with pytest.raises(GaveUp, match=r"the Ray cluster failed \(RaySystemError: System error: GCS server"):
+        d.run()
+    saved = load_checkpoint(d.last_checkpoint)
+    assert saved["counters"]["updates"] >= 3 and saved["counters"]["env_steps"] < 5000
+    assert read_metrics(d.run_dir)[-1]["stopped"].startswith("gave up: the Ray cluster failed")

@@ -65,8 +65,9 @@ class Driver:
                  roles: Roles | None = None, hooks: tuple[Callable, ...] = ()):
         self.cfg, self.roles, self.hooks = cfg, roles or Roles(), tuple(hooks)
         self.resume_state = None
+        self._resume_ckpt: Path | None = None
         if resume is not None:
-            ckpt = resolve_checkpoint(resume)
+            ckpt = self._resume_ckpt = resolve_checkpoint(resume)
             self.resume_state = load_checkpoint(ckpt)
             check_resumable(self.resume_state["config"], cfg)
             run_dir = run_dir or run_dir_of(ckpt)
@@ -237,6 +238,7 @@ class Driver:
         self.run_dir = self._make_run_dir()
         lock = RunDirLock(self.run_dir)
         self.checkpointer = Checkpointer(self.run_dir, self.cfg)
+        self.checkpointer.last = self._resume_ckpt  # a learner restart before the first save reloads this one
         code = write_provenance(self.run_dir).get("code")
         if self.resume_state is not None:
             saved = self.resume_state["counters"]

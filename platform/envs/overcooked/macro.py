@@ -156,8 +156,10 @@ def _navigate(env, pos, navigate, prim, done):
 def finished(env, pos: np.ndarray) -> None:
     """The reference's end-of-step checks (``_checkMacroActionDone``) on the post-step state, in place.
 
-    Fixes the reference's "go to counter " check (trailing space, never matched): an empty-handed agent ends
-    "go to counter" when next to the first believed-free divider cell, or at once when there is none.
+    The reference's "go to counter " check (trailing space) never matches, so by default an empty-handed agent
+    ends "go to counter" one step after arriving, when :func:`primitives` sees it next to the counter. With the
+    setting ``counter_ends_on_arrival`` it ends here, on arrival next to the first believed-free divider cell,
+    or at once when there is none.
     """
     k = env.kitchen
     run = ~env.mac_done
@@ -171,7 +173,7 @@ def finished(env, pos: np.ndarray) -> None:
     end = run & ENDS_ADJ_EMPTY_M[m] & empty & adj
     raw = k.chop[env.bi, item] < 3
     end |= run & IS_FOOD_M[m] & adj & (k.knife_at[tgt] >= 0) & raw
-    if env.right_index > COUNTER_M:
+    if env.right_index > COUNTER_M and env.settings.counter_ends_on_arrival:
         gc = run & (m == COUNTER_M) & empty
         if np.count_nonzero(gc):
             found, ctgt = counter_target(env.lay, bel)

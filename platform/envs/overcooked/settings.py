@@ -18,6 +18,7 @@ class OvercookedSettings:
     subtask_reward: float = 10.0  # finishing the chopping of an ingredient of the recipe
     correct_delivery: float = 200.0  # delivering the recipe's dish (ends the episode)
     wrong_delivery: float = -5.0  # delivering anything else (the delivered items respawn)
+    counter_ends_on_arrival: bool = False  # B/C: empty-handed "go to counter" ends on arrival (ours), not a step later
 
     def __post_init__(self):
         if self.map_type not in ("A", "B", "C"):
@@ -28,3 +29,5 @@ class OvercookedSettings:
             raise ValueError(f"obs_radius must be an int >= 0, got {self.obs_radius!r}")
         if not isinstance(self.horizon, int) or self.horizon < 1:
             raise ValueError(f"horizon must be an int >= 1, got {self.horizon!r}")
+        if not isinstance(self.counter_ends_on_arrival, bool):
+            raise ValueError(f"counter_ends_on_arrival must be true or false, got {self.counter_ends_on_arrival!r}")

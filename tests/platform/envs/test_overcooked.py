@@ -102,13 +102,38 @@ def test_passing_over_the_counter_map_b():
     assert bool(steps[12].choosing[0, 0]) and not steps[11].choosing[0, 0]
 
 
-def test_go_to_counter_ends_next_to_the_divider():
-    """The reference never matches its "go to counter " end check (trailing space); ours ends an empty-handed
-    agent's "go to counter" on arrival: agent_1 walks (1,4) -> (3,4) in 2 steps and chooses again."""
-    env = make_batched("overcooked-b", 1)
+@pytest.mark.parametrize("name", ["overcooked-b", "overcooked-c"])
+def test_go_to_counter_reference_takes_one_more_step(name):
+    """Default (the reference): its "go to counter " end check (trailing space) never matches, so an empty-handed
+    agent_1 walks (1,4) -> (3,4) in 2 steps, bumps into the divider at step 3 (no move, nothing put down) and
+    chooses again only then."""
+    env = make_batched(name, 1)
+    assert env.settings.counter_ends_on_arrival is False
+    steps = play(env, [[], [COUNTER], []])
+    assert len(steps) == 3 and [bool(s.choosing[0, 1]) for s in steps] == [False, False, True]
+    assert [float(s.reward[0]) for s in steps] == pytest.approx([-0.1] * 3, abs=1e-6)
+    assert env.kitchen.apos[0, 1] == L.cell(3, 4) and (env.kitchen.hold[0] == -1).all()
+    assert np.array_equal(steps[1].state, steps[2].state)  # the extra step changes nothing in the kitchen
+
+
+@pytest.mark.parametrize("name", ["overcooked-b", "overcooked-c"])
+def test_go_to_counter_ends_on_arrival_with_the_fix(name):
+    """``counter_ends_on_arrival=True`` (our fix): the same walk ends on arrival next to the divider, a step
+    sooner; an agent carrying an item still puts it down first (the map-B passing episode is unchanged)."""
+    env = make_batched(name, 1, counter_ends_on_arrival=True)
     steps = play(env, [[], [COUNTER], []])
     assert len(steps) == 2 and [bool(s.choosing[0, 1]) for s in steps] == [False, True]
     assert env.kitchen.apos[0, 1] == L.cell(3, 4)
+    carrying = [[STAY] * 10 + [TOMATO, KNIFE1, CHOP], [TOMATO, COUNTER], []]
+    ref = play(make_batched(name, 1), carrying)
+    fixed = play(make_batched(name, 1, counter_ends_on_arrival=True), carrying)
+    assert len(ref) == len(fixed) == 20
+    assert [float(s.reward[0]) for s in ref] == [float(s.reward[0]) for s in fixed]
+
+
+def test_go_to_counter_setting_is_checked():
+    with pytest.raises(ValueError, match="counter_ends_on_arrival must be true or false, got 'yes'"):
+        make_batched("overcooked-b", 1, counter_ends_on_arrival="yes")
 
 
 def test_wrong_delivery_respawns_the_plate():

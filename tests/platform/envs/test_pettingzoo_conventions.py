@@ -84,3 +84,31 @@ def test_human_mode_prints_the_ansi_frame(capsys):
 @pytest.mark.parametrize("name", ALL)
 def test_parallel_seed_test(name):
     parallel_seed_test(lambda: make(name))
+
+
+# SuperSuit's parallel wrappers that apply to Box observations and Discrete actions. Not listed: normalize_obs
+# (needs finite observation bounds) and black_death_v3 (SuperSuit 3.11 ends an episode only when every agent is
+# both terminated and truncated, so it never ends one of any env that sets just one of the two).
+SUPERSUIT = {
+    "dtype": lambda ss, env: ss.dtype_v0(env, np.float64),
+    "clip_reward": lambda ss, env: ss.clip_reward_v0(env, -1, 1),
+    "frame_stack": lambda ss, env: ss.frame_stack_v1(env, 3),
+    "pad_observations": lambda ss, env: ss.pad_observations_v0(env),
+    "pad_action_space": lambda ss, env: ss.pad_action_space_v0(env),
+    "agent_indicator": lambda ss, env: ss.agent_indicator_v0(env),
+}
+
+
+@pytest.mark.parametrize("wrapper", sorted(SUPERSUIT))
+@pytest.mark.parametrize("name", ["boxpushing-6", "wtd-a", "overcooked-a", "stag-hunter"])
+def test_supersuit_wrappers_work_unchanged(name, wrapper):
+    import supersuit
+
+    env = SUPERSUIT[wrapper](supersuit, make(name))
+    obs, infos = env.reset(seed=0)
+    for _ in range(60):
+        actions = {a: env.action_space(a).sample(infos[a]["action_mask"]) for a in env.agents}
+        obs, rewards, terms, truncs, infos = env.step(actions)
+        assert all(env.observation_space(a).contains(o) for a, o in obs.items())
+        if not env.agents:
+            obs, infos = env.reset(seed=1)

@@ -13,9 +13,9 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-from asyncmarl.memory_service.replay.client import merge_batches
 from asyncmarl.cluster.hosts import call, failure_types, is_remote, resolve
 from asyncmarl.cluster.roles import Roles
+from asyncmarl.memory_service.replay.sharding import merge_batches
 
 
 def partial_episode_rows(batch: dict) -> int:
@@ -36,14 +36,17 @@ def partial_episode_rows(batch: dict) -> int:
 
 
 class LearnerHost:
-    """One learner plus its batch pipeline. ``train(n)`` runs up to ``n`` updates and returns small metrics.
+    """One learner plus its batch pipeline. ``train(n)`` runs up to ``n`` updates and returns small metrics
+    (``partial_rows``: rows of the checked batches, the first and every ``CHECK_EVERY``-th, that were not whole
+    episodes; replay only ever completes whole episodes, so this checks the pipeline, not each batch).
 
     A batch of ``cluster.batch_size`` episodes is split across the shards in proportion to how many complete
-    episodes each holds (shards below ``replay.min_episodes`` get none) and the parts are merged, as replay's
-    multi-shard client does; each shard's answer carries its size for the next split.
+    episodes each holds (shards below ``replay.min_episodes`` get none) and the parts are merged
+    (``replay.sharding.merge_batches``); each shard's answer carries its size for the next split.
     """
 
     IDLE_SLEEP_S = 0.005  # back-off while the shards have no batch (under Ray)
+    CHECK_EVERY = 100  # batches between whole-episode checks (the first batch is always checked)
 
     def __init__(self, cfg, info, shards: list, legem, roles: Roles):
         self.learner = roles.learner(cfg, info)
@@ -56,6 +59,7 @@ class LearnerHost:
         self.version = 0
         self.rng = np.random.default_rng([cfg.seed, 0x1EA2])
         self._pending = None  # (shard parts, redistributed) requested ahead
+        self._batches = 0  # batches taken, for the periodic whole-episode check
         self.set_shards(shards)
 
     def ping(self) -> int:
@@ -138,8 +142,9 @@ class LearnerHost:
                     break
                 time.sleep(self.IDLE_SLEEP_S)
                 continue
-            if self.check_rows:
+            if self.check_rows and self._batches % self.CHECK_EVERY == 0:  # an invariant: sampled, not per batch
                 partial += partial_episode_rows(batch)
+            self._batches += 1
             if red is not None:
                 batch["reward_redistributed"] = red
             t0 = time.perf_counter()

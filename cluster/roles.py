@@ -37,7 +37,7 @@ def env_info(cfg):
 
 
 def shard_for(episode_id: int, num_shards: int) -> int:
-    from asyncmarl.memory_service.replay.client import shard_for as _shard_for
+    from asyncmarl.memory_service.replay.sharding import shard_for as _shard_for
 
     return _shard_for(episode_id, num_shards)
 

@@ -2,8 +2,9 @@
 
 Segments are reassembled into episodes (:mod:`.assembly`); complete episodes are stored once with per-agent
 segment tables (:mod:`.storage`); ``sample`` builds padded Mac-SJERT or Mac-JERT batches (:mod:`.batch`,
-:mod:`.mac_jert`). Methods are plain and thread-safe, so ``ray.remote(ReplayShard)`` works as is (see
-:func:`asyncmarl.memory_service.replay.client.make_shard_actor`).
+:mod:`.mac_jert`). Methods are plain and thread-safe; the platform runs each shard inside a
+``cluster.hosts.ShardHost``, in process or as a Ray actor, and routes episodes to shards with
+:func:`.sharding.shard_for`.
 """
 from __future__ import annotations
 
@@ -144,12 +145,6 @@ class ReplayShard:
             with self._lock:
                 self.storage.unpin(ids.tolist())
         return rows
-
-    def sample_sized(self, batch_size: int, view: str = "mac_sjert", arrays: bool = False):
-        """``(sample(batch_size, view), num_episodes())`` in one call (one round trip for a remote shard);
-        ``arrays`` returns the batch as numpy arrays (``sample_arrays``)."""
-        batch = self.sample_arrays(batch_size, view) if arrays else self.sample(batch_size, view)
-        return batch, self.num_episodes()
 
     def update_priorities(self, episode_ids, priorities) -> None:
         """Prioritised sampler: set the priorities of sampled episodes (e.g. their mean |TD error|)."""

@@ -57,6 +57,8 @@ class ClusterConfig:
     checkpoint_replay: str = "final"  # replay contents in checkpoints: never, final (the run's last one) or always
     memory_limit_gb: float = 0.0  # memory budget the size check compares against (0: this machine's available)
     stall_warn_s: float = 120.0  # warn (with the reason) when the learner has made no update for this long; 0: off
+    rate_limit: bool = True  # ray: hold updates per env step at the in-process loop's ratio (updates_per_iteration per round)
+    rate_tolerance: float = 2.0  # how far either side may run ahead, in rounds of the in-process loop
 
     def __post_init__(self):
         if self.runtime not in RUNTIMES:
@@ -70,6 +72,8 @@ class ClusterConfig:
                              f"got {self.checkpoint_replay!r}")
         if not self.stall_warn_s >= 0:  # also refuses NaN
             raise ValueError(f"cluster.stall_warn_s must be >= 0 seconds, got {self.stall_warn_s}")
+        if not self.rate_tolerance > 0:  # also refuses NaN
+            raise ValueError(f"cluster.rate_tolerance must be > 0 rounds, got {self.rate_tolerance}")
         if self.eval_interval < 0 or self.max_restarts < 0 or self.actor_cpus < 0 or self.memory_limit_gb < 0:
             raise ValueError("cluster.eval_interval, cluster.max_restarts, cluster.actor_cpus and "
                              "cluster.memory_limit_gb must be >= 0")

@@ -35,7 +35,8 @@ log = logging.getLogger("asyncmarl.cluster")
 # Keys that may differ when resuming: how long to run, where, and how to log (never what is learned).
 RESUMABLE_CHANGES = ("cluster.total_env_steps", "cluster.runtime", "cluster.address", "cluster.actor_cpus",
                      "cluster.max_restarts", "cluster.checkpoint_replay", "cluster.stall_warn_s",
-                     "cluster.memory_limit_gb", "name")
+                     "cluster.memory_limit_gb", "cluster.rate_limit",
+                     "cluster.rate_tolerance", "name")
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -78,6 +79,7 @@ class Driver:
         self.topo: Topology | None = None
         self.supervisor: Supervisor | None = None
         self.checkpointer: Checkpointer | None = None
+        self.rate_limiter = None  # set by the Ray loop
         self.weights = None  # (version, weights) in one process (a LocalRef); an ObjectRef of it under Ray
         self.stop_reason: str | None = None
         self._eval: dict = {}
@@ -132,6 +134,8 @@ class Driver:
         for role in ROLES:
             row[f"faults/restarts_{role}"] = sup.restarts[role] if sup else 0
         row["faults/updates_lost"] = sup.updates_lost if sup else 0
+        if self.rate_limiter is not None:
+            row["rate/lag_updates"] = self.rate_limiter.lag()  # updates made minus due at the configured ratio
         row.update(self._replay_stats())
         if self.topo.legem is not None:
             try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from asyncmarl.cluster.handles import get
+from asyncmarl.cluster.rate_limiter import RateLimiter
 
 log = logging.getLogger("asyncmarl.cluster")
 LEARNER_WAIT_S = 1.0  # a train call returns after this long without data, so the driver stays responsive
@@ -43,13 +44,20 @@ def run_local(d) -> None:
 
 
 def run_ray(d) -> None:
-    """Rollout actors and the learner as Ray actors, overlapping; failures go to the driver's supervisor."""
+    """Rollout actors and the learner as Ray actors, overlapping, at the in-process loop's ratio of updates to env
+    steps (:class:`~asyncmarl.cluster.rate_limiter.RateLimiter`); failures go to the driver's supervisor."""
     import ray
     from ray.exceptions import RayActorError, RayError
 
-    topo, cl, sup = d.topo, d.cfg.cluster, d.supervisor
+    topo, cl, rc, sup = d.topo, d.cfg.cluster, d.cfg.rollout, d.supervisor
+    lim = d.rate_limiter = RateLimiter(d.c, cl.updates_per_iteration,
+                                       cl.num_rollout_workers * rc.num_envs * rc.steps_per_call,
+                                       cl.rate_tolerance, cl.rate_limit)
     sent = [-1] * len(topo.rollouts)  # weights version each rollout actor was last given
     rollout_calls: dict = {}  # ObjectRef -> worker index
+    parked: list[int] = []  # rollout actors held back because they ran ahead of the learner
+    learner_call = None
+    starved = False  # the last learner call found no batch: let rollouts run so replay can refill
     last_publish = d.c.updates
 
     def submit_rollout(i: int) -> None:
@@ -58,16 +66,28 @@ def run_ray(d) -> None:
             sent[i] = d.c.published
         rollout_calls[topo.rollouts[i].step.remote(give, d.c.env_steps)] = i
 
-    def submit_learner():
-        return topo.learner.train.remote(cl.publish_interval, LEARNER_WAIT_S)
+    def submit_learner() -> None:
+        nonlocal learner_call
+        if learner_call is None:
+            n = lim.updates_allowed(cl.publish_interval)
+            if n > 0:
+                learner_call = topo.learner.train.remote(n, LEARNER_WAIT_S)
+
+    def release_parked() -> None:
+        while parked and (starved or lim.rollout_allowed()):
+            submit_rollout(parked.pop(0))
 
     for i in range(len(topo.rollouts)):
         submit_rollout(i)
-    learner_call = submit_learner()
+    submit_learner()
     while not d.finished():
-        ready, _ = ray.wait([*rollout_calls, learner_call], num_returns=1, timeout=1.0)
+        if not rollout_calls and learner_call is None:  # cannot happen with tolerance > 0; never deadlock anyway
+            submit_rollout(parked.pop(0))
+        waiting = [*rollout_calls] + ([learner_call] if learner_call is not None else [])
+        ready, _ = ray.wait(waiting, num_returns=1, timeout=1.0)
         for ref in ready:
             if ref == learner_call:
+                learner_call = None
                 try:
                     out = ray.get(ref)
                 except RayActorError as e:
@@ -76,13 +96,15 @@ def run_ray(d) -> None:
                     out = None
                 if out is not None:
                     d.absorb_learner(out)
+                    starved = out["updates"] == 0
                     if out["sample_errors"]:
                         sup.check_peers()
                     if out["updates"] and _publish_due(d, last_publish):
                         # submitted before the next train call, so it runs right after this one finished
                         d.weights = topo.learner.publish.remote()
                         d.c.published, last_publish = out["version"], d.c.updates
-                learner_call = submit_learner()
+                submit_learner()
+                release_parked()
                 continue
             i = rollout_calls.pop(ref)
             try:
@@ -101,10 +123,12 @@ def run_ray(d) -> None:
             d.absorb_rollout(out)
             if out["shard_errors"] or out["legem_errors"]:
                 sup.check_peers()
-            submit_rollout(i)
+            parked.append(i)
+            release_parked()
+            submit_learner()
         d.end_round()
     # let the calls in flight finish so the final checkpoint sees a quiet system
-    pending = [*rollout_calls, learner_call]
+    pending = [*rollout_calls] + ([learner_call] if learner_call is not None else [])
     done, _ = ray.wait(pending, num_returns=len(pending), timeout=30.0)
     for ref in done:
         try:

@@ -108,3 +108,18 @@ def test_layout_that_cannot_fit_fails_at_once(ray_session, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cluster.actor_cpus=1 x 5" in err and "cluster has 2" in err
     assert not list(tmp_path.iterdir())  # failed before a run directory was made
+
+
+def test_rate_limiter_holds_the_in_process_ratio_under_ray(ray_session, tiny):
+    # 2 actors x 4 envs x 10 steps = 80 steps per round, 2 updates per round: 1 update per 40 env steps
+    cfg = tiny(*RAY, "cluster.total_env_steps=6000", "cluster.updates_per_iteration=2", "cluster.rate_tolerance=2")
+    final = train(cfg)
+    rows = [r for r in read_metrics(final["run_dir"]) if "rate/lag_updates" in r and r["updates"] > 0]
+    assert len(rows) >= 5
+    tol, round_updates = 2 * 2, 2
+    # the learner never runs more than the tolerance ahead; rollouts at most one round of calls in flight beyond it
+    assert all(-(tol + round_updates + 1) <= r["rate/lag_updates"] <= tol for r in rows), \
+        [r["rate/lag_updates"] for r in rows]
+    first = rows[0]
+    ratio = (final["updates"] - first["updates"]) / (final["env_steps"] - first["env_steps"])
+    assert abs(ratio - 1 / 40) < 0.2 / 40  # within 20% of the configured ratio over the run

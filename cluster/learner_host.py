@@ -112,7 +112,7 @@ class LearnerHost:
     def _send_priorities(self, batch: dict, routes: list[tuple[int, int]]) -> None:
         """The last update's per-episode priorities back to the shards the episodes came from (fire and forget
         under Ray: a shard that died meanwhile has lost those episodes anyway)."""
-        pr = getattr(self.learner, "last_priorities", None)
+        pr = self.learner.last_priorities
         if pr is None:
             return
         ids = np.asarray(batch["episode_id"])

@@ -85,7 +85,7 @@ def _check_weights(ckpt: Path, net, weights) -> None:
 def load_policy_worker(path: str | Path, seed: int = 0):
     """A RolloutWorker of the run's config holding the checkpoint's published policy; and the checkpoint path.
     :class:`CheckpointError` when the checkpoint does not belong to the run directory's config."""
-    from asyncmarl.rollout_workers import RolloutWorker
+    from asyncmarl.cluster.roles import make_rollout
 
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < SEED_LIMIT:
         raise ValueError(f"--seed must be an int in [0, 2**32), got {seed!r}")
@@ -108,7 +108,7 @@ def load_policy_worker(path: str | Path, seed: int = 0):
     if not isinstance(policy, (tuple, list)) or len(policy) != 2:
         raise CheckpointError(f"checkpoint {ckpt} holds no published policy (version, weights)")
     version, weights = policy
-    worker = RolloutWorker(cfg, worker_id=0, seed=int(seed))
+    worker = make_rollout(cfg, 0, int(seed))
     _check_weights(ckpt, worker.net, weights)
     worker.set_weights(max(int(version), 1), weights)  # version 0 would be ignored as "not newer"
     return worker, ckpt

@@ -1,36 +1,45 @@
-"""How the platform constructs each role. The defaults build the real classes; tests may pass other
-constructors with the same signatures (they must be picklable to run as Ray actors)."""
+"""How the platform constructs each role, typed with the role contracts of :mod:`asyncmarl.platform.roles`.
+Each role gets its own config section plus what it is handed explicitly; only this module reads the run config
+for them. The defaults build the real classes; tests may pass other constructors with the same signatures
+(they must be picklable to run as Ray actors)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:  # the contracts the constructors return (imported lazily: they pull in torch)
+    from asyncmarl.cluster.config import RunConfig
+    from asyncmarl.platform import roles as contracts
+    from asyncmarl.platform.envs import EnvInfo
 
 
-def make_rollout(cfg, worker_id: int, seed: int):
+def make_rollout(cfg: RunConfig, worker_id: int, seed: int) -> contracts.RolloutWorker:
     from asyncmarl.rollout_workers import RolloutWorker
 
-    return RolloutWorker(cfg, worker_id=worker_id, seed=seed)
+    return RolloutWorker(cfg.rollout, cfg.env.scenario, cfg.learner.agent_net, env_settings=cfg.env.settings,
+                         view=cfg.learner.buffer, gamma=cfg.learner.gamma, worker_id=worker_id,
+                         num_workers=cfg.cluster.num_rollout_workers, seed=seed, trajectories=legem_enabled(cfg))
 
 
-def make_shard(cfg, shard_id: int, info):
+def make_shard(cfg: RunConfig, shard_id: int, info: EnvInfo) -> contracts.ReplayShard:
     from asyncmarl.memory_service.replay import ReplayShard
 
     return ReplayShard(cfg.replay, seed=cfg.seed * 1000 + 500 + shard_id)
 
 
-def make_learner(cfg, info):
+def make_learner(cfg: RunConfig, info: EnvInfo) -> contracts.Learner:
     from asyncmarl.learner import Learner
 
     return Learner(cfg.learner, info)
 
 
-def make_legem(cfg, info):
+def make_legem(cfg: RunConfig, info: EnvInfo) -> contracts.LegemMemory:
     from asyncmarl.memory_service.legem import LegemMemory
 
     return LegemMemory(cfg.legem)
 
 
-def env_info(cfg):
+def env_info(cfg: RunConfig) -> EnvInfo:
     from asyncmarl.platform.envs import env_info as _env_info
 
     return _env_info(cfg.env.scenario, **cfg.env.settings)
@@ -46,11 +55,11 @@ def shard_for(episode_id: int, num_shards: int) -> int:
 class Roles:
     """Constructors of the four roles, plus the environment's dimensions and the episode -> shard map."""
 
-    rollout: Callable[..., Any] = make_rollout  # (cfg, worker_id, seed) -> RolloutWorker
-    shard: Callable[..., Any] = make_shard  # (cfg, shard_id, info) -> ReplayShard
-    learner: Callable[..., Any] = make_learner  # (cfg, info) -> Learner
-    legem: Callable[..., Any] = make_legem  # (cfg, info) -> LegemMemory
-    env_info: Callable[..., Any] = env_info  # (cfg) -> EnvInfo
+    rollout: Callable[[RunConfig, int, int], contracts.RolloutWorker] = make_rollout  # (cfg, worker_id, seed)
+    shard: Callable[[RunConfig, int, EnvInfo], contracts.ReplayShard] = make_shard  # (cfg, shard_id, info)
+    learner: Callable[[RunConfig, EnvInfo], contracts.Learner] = make_learner  # (cfg, info)
+    legem: Callable[[RunConfig, EnvInfo], contracts.LegemMemory] = make_legem  # (cfg, info)
+    env_info: Callable[[RunConfig], EnvInfo] = env_info  # the scenario's dimensions
     shard_for: Callable[[int, int], int] = shard_for  # (episode_id, num_shards) -> shard index
 
 

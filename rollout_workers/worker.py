@@ -6,12 +6,16 @@ running their action, as the environments require.
 """
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import numpy as np
 import torch
 
 from asyncmarl.platform.envs import EnvInfo, Step, make_batched, spec
-from asyncmarl.platform.nets import make_agent_net
+from asyncmarl.platform.nets import AgentNetConfig, make_agent_net
 from asyncmarl.platform.roles import RolloutResult
+from asyncmarl.platform.schema import MAC_JERT, MAC_SJERT, VIEWS
+from asyncmarl.rollout_workers.config import RolloutConfig
 from asyncmarl.rollout_workers.segments import SegmentCutter
 
 
@@ -65,29 +69,42 @@ class Policy:
 
 
 class RolloutWorker:
-    """Steps ``rollout.num_envs`` copies of ``env.scenario`` and emits per-agent segments.
+    """Steps ``rollout.num_envs`` copies of ``scenario`` and emits per-agent segments.
 
-    Plain class: ``asyncmarl.cluster`` runs it in-process or as a Ray actor. ``seed`` seeds the environments and
-    exploration; ``worker_id`` tags its segments and makes its episode ids unique.
+    Plain class: ``asyncmarl.cluster`` runs it in-process or as a Ray actor. It knows its own config section and
+    what it is handed: the scenario and its settings, the agent network's config, the replay ``view`` the
+    learner trains on (Mac-JERT learners act on the frozen macro-observations and tick the RNN only where some
+    action ended), the ``gamma`` of R_m, its ``worker_id`` (tags its segments) out of ``num_workers`` (its
+    share of the epsilon schedule when no run-wide step count is given), ``seed`` (environments, exploration,
+    episode ids) and whether to emit finished ``trajectories`` (only LeGEM reads them; copying them costs).
     """
 
-    def __init__(self, cfg, worker_id: int = 0, seed: int | None = None):
-        self.cfg = cfg
+    def __init__(self, rollout: RolloutConfig, scenario: str, agent_net: AgentNetConfig, *,
+                 env_settings: Mapping[str, Any] | None = None, view: str = MAC_SJERT, gamma: float = 0.99,
+                 worker_id: int = 0, num_workers: int = 1, seed: int = 0, trajectories: bool = False):
+        if not isinstance(rollout, RolloutConfig):
+            raise ValueError(f"rollout must be a RolloutConfig, got {type(rollout).__name__}")
+        if view not in VIEWS:
+            raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+        if num_workers < 1 or not 0 <= worker_id < num_workers:
+            raise ValueError(f"need 0 <= worker_id < num_workers, got worker_id={worker_id}, num_workers={num_workers}")
+        self.config, self.scenario, self.env_settings = rollout, scenario, dict(env_settings or {})
+        self.view, self.num_workers = view, int(num_workers)
         self.worker_id = int(worker_id)
-        self.seed = int(cfg.seed * 1000 + worker_id if seed is None else seed)
-        rc = cfg.rollout
-        self.env = make_batched(cfg.env.scenario, rc.num_envs, **cfg.env.settings)
-        self.info = EnvInfo.from_env(self.env, family=spec(cfg.env.scenario).family)
+        self.seed = int(seed)
+        rc = rollout
+        self.env = make_batched(scenario, rc.num_envs, **self.env_settings)
+        self.info = EnvInfo.from_env(self.env, family=spec(scenario).family)
         torch.set_num_threads(rc.torch_threads)
         torch.manual_seed(self.seed)
-        self.net = make_agent_net(cfg.learner.agent_net, self.info)
+        self.net = make_agent_net(agent_net, self.info)
         self.net.eval()
         self.version = 0
         self.env_steps = 0  # joint steps taken by this worker
         self.episodes_done = 0
         self.rng = np.random.default_rng(self.seed)
         self._id_rng = np.random.default_rng([self.seed, self.worker_id, 0xE1D])
-        self.cutter = SegmentCutter(rc.num_envs, self.info.n_agents, cfg.learner.gamma, self.worker_id)
+        self.cutter = SegmentCutter(rc.num_envs, self.info.n_agents, gamma, self.worker_id, trajectories=trajectories)
         self.policy = self._policy(rc.num_envs)
         self._returns = np.zeros(rc.num_envs)
         self._versions = np.zeros(rc.num_envs, np.int64)
@@ -96,7 +113,7 @@ class RolloutWorker:
 
     # ------------------------------------------------------------------ acting
     def _policy(self, batch_size: int) -> Policy:
-        mac_jert = self.cfg.learner.buffer == "mac_jert"
+        mac_jert = self.view == MAC_JERT
         return Policy(self.net, self.info, batch_size, "obs" if mac_jert else "real_obs", tick_on_any=mac_jert)
 
     def _seeds(self, k: int) -> np.ndarray:
@@ -109,13 +126,13 @@ class RolloutWorker:
         """Exploration rate at ``global_steps`` joint steps of the whole run (the driver's count, so a restarted
         worker continues the schedule); without it, this worker's own steps times the number of workers."""
         if global_steps is None:
-            global_steps = self.env_steps * self.cfg.cluster.num_rollout_workers
-        return self.cfg.rollout.epsilon(global_steps)
+            global_steps = self.env_steps * self.num_workers
+        return self.config.epsilon(global_steps)
 
     def run(self, num_steps: int | None = None, global_steps: int | None = None) -> RolloutResult:
         """Step every copy ``num_steps`` times (default ``rollout.steps_per_call``); ``global_steps`` is the run's
         joint step count when the call starts (it sets epsilon)."""
-        num_steps = num_steps or self.cfg.rollout.steps_per_call
+        num_steps = num_steps or self.config.steps_per_call
         result = RolloutResult(segments=[])
         B = self.env.batch_size
         for k in range(num_steps):
@@ -164,8 +181,8 @@ class RolloutWorker:
     @torch.no_grad()
     def evaluate(self, episodes: int, seed: int | None = None) -> dict[str, float]:
         """Greedy decentralised execution on fresh copies: mean return, its 95% CI half-width and metrics."""
-        B = min(episodes, self.cfg.rollout.num_envs * 4)
-        env = make_batched(self.cfg.env.scenario, B, **self.cfg.env.settings)
+        B = min(episodes, self.config.num_envs * 4)
+        env = make_batched(self.scenario, B, **self.env_settings)
         policy = self._policy(B)
         rng = np.random.default_rng(self.seed + 7 if seed is None else seed)
         step = env.reset(seed=rng.integers(0, 2**31 - 1, size=B))
@@ -174,7 +191,7 @@ class RolloutWorker:
         active = np.ones(B, bool)  # copies still needed to reach `episodes`
         started = B
         while len(finished) < episodes:
-            actions = policy.act(step, self.cfg.rollout.eval_epsilon, rng)
+            actions = policy.act(step, self.config.eval_epsilon, rng)
             step = env.step(actions)
             policy.observe(step)
             returns += step.reward
@@ -199,7 +216,7 @@ class RolloutWorker:
     @torch.no_grad()
     def render_episode(self, seed: int = 0, max_frames: int | None = None) -> list[np.ndarray]:
         """RGB frames of one greedy episode (for GIFs)."""
-        env = make_batched(self.cfg.env.scenario, 1, **self.cfg.env.settings)
+        env = make_batched(self.scenario, 1, **self.env_settings)
         policy = self._policy(1)
         rng = np.random.default_rng(seed)
         step = env.reset(seed=seed)

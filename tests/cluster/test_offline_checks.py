@@ -8,7 +8,7 @@ from asyncmarl.cluster.cli import main
 from asyncmarl.cluster.config import config_to_dict, load_config
 from asyncmarl.cluster.offline import evaluate_checkpoint, load_policy_worker, policy_mismatches
 from asyncmarl.cluster.rundir import create_run_dir
-from asyncmarl.rollout_workers import RolloutWorker
+from asyncmarl.cluster.roles import make_rollout
 
 FAST = ["logging.progress=false", "logging.wandb_mode=disabled", "rollout.num_envs=2"]
 
@@ -18,7 +18,7 @@ def run_dir_with_checkpoint(tmp_path, run_overrides, ckpt_overrides, keep_config
     run_cfg = load_config("tiny", [*FAST, f"logging.run_root={tmp_path}", f"name={name}", *run_overrides])
     path = create_run_dir(run_cfg)
     ckpt_cfg = load_config("tiny", [*FAST, *ckpt_overrides])
-    weights = {k: v.clone() for k, v in RolloutWorker(ckpt_cfg, seed=0).net.state_dict().items()}
+    weights = {k: v.clone() for k, v in make_rollout(ckpt_cfg, 0, 0).net.state_dict().items()}
     state = {"format": 2, "policy": (3, weights)}
     if keep_config:
         state["config"] = config_to_dict(ckpt_cfg)

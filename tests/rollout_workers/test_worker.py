@@ -1,23 +1,20 @@
 """RolloutWorker: segments cover every step of every finished episode, choices respect masks and busy agents,
 weights are versioned, evaluation is greedy."""
-from types import SimpleNamespace as NS
-
 import numpy as np
 import pytest
 import torch
 
-from asyncmarl.learner.config import LearnerConfig
 from asyncmarl.platform.nets import AgentNetConfig
 from asyncmarl.rollout_workers import RolloutConfig, RolloutWorker
 
 
-def make_cfg(scenario="stag-hunter", **learner):
-    return NS(seed=0, env=NS(scenario=scenario, settings={}), rollout=RolloutConfig(num_envs=4),
-              learner=LearnerConfig(**learner), cluster=NS(num_rollout_workers=1))
+def make_worker(scenario="stag-hunter", **kw):
+    """A worker of 4 copies: only its own config section and what it is handed."""
+    return RolloutWorker(RolloutConfig(num_envs=4), scenario, kw.pop("agent_net", AgentNetConfig()), **kw)
 
 
 def test_segments_tile_every_finished_episode():
-    w = RolloutWorker(make_cfg(), worker_id=3)
+    w = make_worker(worker_id=3, num_workers=4, trajectories=True)
     out = w.run(60)
     assert out.env_steps == 240 and out.episodes
     by_ep: dict[int, list] = {}
@@ -37,7 +34,7 @@ def test_segments_tile_every_finished_episode():
 
 
 def test_busy_agents_keep_running_action_and_choices_respect_masks():
-    w = RolloutWorker(make_cfg("afforestation"))
+    w = make_worker("afforestation")
     step = w._step
     for _ in range(30):
         actions = w.policy.act(step, epsilon=1.0, rng=w.rng)
@@ -49,7 +46,7 @@ def test_busy_agents_keep_running_action_and_choices_respect_masks():
 
 
 def test_weights_are_versioned_and_greedy_evaluation_is_deterministic():
-    w = RolloutWorker(make_cfg())
+    w = make_worker()
     new = {k: torch.randn_like(v) for k, v in w.net.state_dict().items()}
     w.set_weights(2, new)
     assert w.version == 2
@@ -67,12 +64,29 @@ def test_epsilon_anneals_with_env_steps():
 
 
 def test_mac_jert_policy_ticks_rnn_only_at_squeezed_steps():
-    cfg = make_cfg(algo="avf", buffer="mac_jert", atpg=False, mixer="qmix",
-                   agent_net=AgentNetConfig(temporal=False))
-    w = RolloutWorker(cfg)
+    w = make_worker(view="mac_jert", agent_net=AgentNetConfig(temporal=False))
     step = w._step
     h0 = w.policy.hidden.clone()
     w.policy.act(step, 0.0, w.rng)
     ticked = torch.as_tensor(step.choosing.any(1))
     changed = (w.policy.hidden != h0).flatten(1).any(1)
     assert torch.equal(changed, ticked)
+
+
+def test_trajectories_only_when_asked_and_the_epsilon_share_of_one_worker():
+    out = make_worker(num_workers=4).run(60)
+    assert out.episodes and out.segments and out.trajectories == []  # no copies unless LeGEM reads them
+    cfg = RolloutConfig(num_envs=4, epsilon_start=1.0, epsilon_end=0.0, epsilon_anneal_steps=2000)
+    w = RolloutWorker(cfg, "stag-hunter", AgentNetConfig(), worker_id=1, num_workers=4)
+    w.run(10)
+    assert w.env_steps == 40 and w.epsilon() == pytest.approx(1.0 - 4 * 40 / 2000)  # its steps x 4 workers
+    assert w.epsilon(1000) == pytest.approx(0.5)  # the run-wide count, when the driver hands it over
+
+
+def test_bad_arguments_name_what_is_wrong():
+    with pytest.raises(ValueError, match="view must be one of"):
+        make_worker(view="jert")
+    with pytest.raises(ValueError, match="worker_id"):
+        make_worker(worker_id=2, num_workers=2)
+    with pytest.raises(ValueError, match="RolloutConfig"):
+        RolloutWorker({"num_envs": 4}, "stag-hunter", AgentNetConfig())

@@ -139,8 +139,8 @@ class RllibPolicy:
     @torch.no_grad()
     def act(self, step) -> np.ndarray:
         """``[B, n]`` greedy allowed actions (busy agents' entries are ignored by the env)."""
-        obs = torch.as_tensor(step.obs)  # [B, n, obs_dim]
-        mask = torch.as_tensor(step.action_mask, dtype=torch.float32)  # [B, n, A]
+        obs = torch.from_numpy(np.array(step.obs, np.float32))  # [B, n, obs_dim] (a copy: the core's may be read-only)
+        mask = torch.from_numpy(step.action_mask.astype(np.float32))  # [B, n, A]
         return self.module.greedy(obs, mask).numpy()
 
     def evaluate(self, episodes: int, seed: int | None = None) -> dict[str, float]:

@@ -46,6 +46,9 @@ def test_bad_settings_are_refused_naming_the_key():
         load_config("boxpushing6_rllib_ppo", ["learner.ppo.num_epochs=0"])
     with pytest.raises(ValueError, match=r"learner.ppo.gae_lambda must be in \[0, 1\]"):
         load_config("boxpushing6_rllib_ppo", ["learner.ppo.gae_lambda=1.5"])
+    with pytest.raises(ValueError, match=r"learner.ppo.minibatch_size \(512\) must be <= learner.ppo.train_batch_size "
+                                         r"\(256\)"):
+        load_config("boxpushing6_rllib_ppo", ["learner.ppo.train_batch_size=256", "learner.ppo.minibatch_size=512"])
     with pytest.raises(ValueError, match="learner.legem=false for algo 'rllib_ppo'"):
         load_config("boxpushing6_rllib_ppo", ["learner.legem=true", "learner.n_step=1"])
     with pytest.raises(ValueError, match="learner.atpg=false for algo 'rllib_ppo'"):

@@ -16,6 +16,7 @@ import torch
 from asyncmarl.cluster.hosts import call, failure_types, is_remote, resolve
 from asyncmarl.cluster.roles import Roles
 from asyncmarl.memory_service.replay.sharding import merge_batches
+from asyncmarl.platform import seeding
 
 
 def partial_episode_rows(batch: dict) -> int:
@@ -57,7 +58,7 @@ class LearnerHost:
         self.check_rows = self.view == "mac_sjert" and cfg.replay.window == 0  # whole episodes are sampled
         self.legem = legem
         self.version = 0
-        self.rng = np.random.default_rng([cfg.seed, 0x1EA2])
+        self.rng = seeding.generator(cfg.seed, "learner", "batch_split")
         self._pending = None  # (shard parts, redistributed) requested ahead
         self._batches = 0  # batches taken, for the periodic whole-episode check
         self.set_shards(shards)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
+from asyncmarl.platform import seeding
+
 if TYPE_CHECKING:  # the contracts the constructors return (imported lazily: they pull in torch)
     from asyncmarl.cluster.config import RunConfig
     from asyncmarl.platform import roles as contracts
@@ -24,12 +26,15 @@ def make_rollout(cfg: RunConfig, worker_id: int, seed: int) -> contracts.Rollout
 def make_shard(cfg: RunConfig, shard_id: int, info: EnvInfo) -> contracts.ReplayShard:
     from asyncmarl.memory_service.replay import ReplayShard
 
-    return ReplayShard(cfg.replay, seed=cfg.seed * 1000 + 500 + shard_id)
+    return ReplayShard(cfg.replay, seed=seeding.stream(cfg.seed, "replay", shard_id))
 
 
 def make_learner(cfg: RunConfig, info: EnvInfo) -> contracts.Learner:
+    import torch
+
     from asyncmarl.learner import Learner
 
+    torch.manual_seed(seeding.integer(cfg.seed, "learner", "init"))  # initial weights: the same in any process
     return Learner(cfg.learner, info)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from asyncmarl.platform.envs import EnvInfo, Step, make_batched, spec
+from asyncmarl.platform import seeding
 from asyncmarl.platform.nets import AgentNetConfig, make_agent_net
 from asyncmarl.platform.roles import RolloutResult
 from asyncmarl.platform.schema import MAC_JERT, MAC_SJERT, VIEWS
@@ -96,14 +97,14 @@ class RolloutWorker:
         self.env = make_batched(scenario, rc.num_envs, **self.env_settings)
         self.info = EnvInfo.from_env(self.env, family=spec(scenario).family)
         torch.set_num_threads(rc.torch_threads)
-        torch.manual_seed(self.seed)
+        torch.manual_seed(seeding.integer(self.seed, "net"))  # its own streams, all from its seed
         self.net = make_agent_net(agent_net, self.info)
         self.net.eval()
         self.version = 0
         self.env_steps = 0  # joint steps taken by this worker
         self.episodes_done = 0
-        self.rng = np.random.default_rng(self.seed)
-        self._id_rng = np.random.default_rng([self.seed, self.worker_id, 0xE1D])
+        self.rng = seeding.generator(self.seed, "envs")  # environment resets and exploration
+        self._id_rng = seeding.generator(self.seed, "episode_ids")
         self.cutter = SegmentCutter(rc.num_envs, self.info.n_agents, gamma, self.worker_id, trajectories=trajectories)
         self.policy = self._policy(rc.num_envs)
         self._returns = np.zeros(rc.num_envs)
@@ -184,7 +185,7 @@ class RolloutWorker:
         B = min(episodes, self.config.num_envs * 4)
         env = make_batched(self.scenario, B, **self.env_settings)
         policy = self._policy(B)
-        rng = np.random.default_rng(self.seed + 7 if seed is None else seed)
+        rng = np.random.default_rng(seeding.stream(self.seed, "evaluation") if seed is None else seed)
         step = env.reset(seed=rng.integers(0, 2**31 - 1, size=B))
         returns = np.zeros(B)
         finished: list[dict] = []

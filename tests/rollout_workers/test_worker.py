@@ -90,3 +90,14 @@ def test_bad_arguments_name_what_is_wrong():
         make_worker(worker_id=2, num_workers=2)
     with pytest.raises(ValueError, match="RolloutConfig"):
         RolloutWorker({"num_envs": 4}, "stag-hunter", AgentNetConfig())
+
+
+def test_the_seed_fixes_weights_episodes_and_ids_and_another_seed_changes_them():
+    def first(seed):
+        w = make_worker(seed=seed)
+        out = w.run(30)
+        return w.net.state_dict()["fc.weight"], [(s.episode_id, s.action, s.end) for s in out.segments]
+
+    (wa, sa), (wb, sb), (wc, sc) = first(11), first(11), first(12)
+    assert torch.equal(wa, wb) and sa == sb
+    assert not torch.equal(wa, wc) and {e for e, _, _ in sa}.isdisjoint({e for e, _, _ in sc})

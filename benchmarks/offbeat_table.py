@@ -12,10 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from offbeat_runs import DEFAULT_CACHE, cell, load_cache, run_one  # noqa: E402
+from offbeat_runs import DEFAULT_CACHE, cell, load_cache, run_one  # a sibling script: its folder is on the path
 
 
 def optimum(game: str, cache: dict, cache_path: str | None) -> float:

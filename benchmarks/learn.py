@@ -1,15 +1,15 @@
-"""Learning curves: train ALGO on SCENARIO for several seeds with the in-process loop, record greedy evaluation
-return against episodes and wall time, and print a final table.
+"""Learning curves: train a preset for several seeds with the in-process loop, record greedy evaluation return
+against episodes and wall time, and print a final table.
 
     python benchmarks/learn.py boxpushing-6 tomacvf --seeds 3 cluster.total_env_steps=400000
-    python benchmarks/learn.py boxpushing-6 avf_qmix --seeds 3
+    python benchmarks/learn.py boxpushing-6 avf --seeds 3
     python benchmarks/learn.py stag-hunter qmix_legem --seeds 5
 
-ALGO is one of the variants below (the paper's methods, baselines and ablations). The run config starts from the
-scenario's preset in cluster/configs/ (``<scenario>_tomacvf`` without the dash, else the BoxPushing-6 preset with
-``env.scenario`` replaced and the scenario's values from the paper's tables in learner/presets/), then the
-variant's overrides, then the key=value arguments. Curves go to
-``benchmarks/out/<scenario>__<algo>/`` as curves.csv and curves.png.
+The run config is the preset ``<scenario without dashes>_<ALGO>`` (``boxpushing6_avf``; ``asyncmarl list``,
+``asyncmarl show PRESET``): the scenario's file in cluster/configs/scenarios/ with the method's file in
+cluster/configs/methods/ on top; then the key=value arguments. Curves go to
+``benchmarks/out/<scenario>__<algo>/`` as curves.csv and curves.png. ``asyncmarl study`` runs the same
+trials as Ray Tune trials, in parallel and resumable (docs/studies.md).
 """
 from __future__ import annotations
 
@@ -22,46 +22,13 @@ from pathlib import Path
 import numpy as np
 
 from asyncmarl.cluster import train
-from asyncmarl.cluster.config import load_config, presets
-from asyncmarl.learner.preset import preset_overrides, scenario_preset
-
-_NO_TEMPORAL = ["learner.atpg=false", "learner.agent_net.temporal=false"]
-VARIANTS: dict[str, list[str]] = {
-    "tomacvf": [],
-    "tomacvf_no_atpg": ["learner.atpg=false"],
-    "tomacvf_mac_jert": ["learner.buffer=mac_jert"],
-    "tomacvf_no_atpg_mac_jert": ["learner.atpg=false", "learner.buffer=mac_jert"],
-    "tomacvf_vdn": ["learner.mixer=vdn", "learner.atpg=false"],
-    "tomacvf_qplex": ["learner.mixer=qplex", "learner.atpg=false"],
-    "tomacvf_qtran": ["learner.mixer=qtran", "learner.atpg=false"],
-    "avf_qmix": ["learner.algo=avf", "learner.mixer=qmix", "learner.buffer=mac_jert", "learner.target_update=polyak",
-                 *_NO_TEMPORAL],
-    "avf_vdn": ["learner.algo=avf", "learner.mixer=vdn", "learner.buffer=mac_jert", "learner.target_update=polyak",
-                *_NO_TEMPORAL],
-    "avf_qplex": ["learner.algo=avf", "learner.mixer=qplex", "learner.buffer=mac_jert",
-                  "learner.target_update=polyak", *_NO_TEMPORAL],
-}
-for _algo in ("iql", "vdn", "qmix", "qplex"):
-    VARIANTS[_algo] = [f"learner.algo={_algo}", *_NO_TEMPORAL]
-    VARIANTS[f"{_algo}_legem"] = [f"learner.algo={_algo}", "learner.legem=true", "learner.n_step=1", *_NO_TEMPORAL]
+from asyncmarl.cluster.config import load_config
+from asyncmarl.cluster.presets import method_presets
 
 
-def base_preset(scenario: str) -> tuple[str, list[str]]:
-    """The run preset to start from and the overrides that select ``scenario``: its own preset in
-    cluster/configs/ if there is one, else the BoxPushing-6 preset with the scenario's learner and rollout values
-    from the paper's tables (learner/presets/) where they exist."""
-    name = f"{scenario.replace('-', '')}_tomacvf"
-    if name in presets():
-        return name, []
-    overrides = [f"env.scenario={scenario}"]
-    try:
-        table = scenario_preset(scenario)
-    except ValueError:  # no table for this scenario (the off-beat games): the generic preset
-        return "boxpushing6_tomacvf", overrides
-    overrides += preset_overrides(scenario)
-    if "batch_size" in table.get("replay", {}):
-        overrides.append(f"cluster.batch_size={table['replay']['batch_size']}")
-    return "boxpushing6_tomacvf", overrides
+def preset_name(scenario: str, algo: str) -> str:
+    """The run preset of ``scenario`` (``wtd-e``) and method ``algo`` (``tomacvf_no_atpg``)."""
+    return f"{scenario.replace('-', '')}_{algo}"
 
 
 def read_curve(run_dir: Path) -> list[dict]:
@@ -79,7 +46,7 @@ def read_curve(run_dir: Path) -> list[dict]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scenario")
-    p.add_argument("algo", choices=sorted(VARIANTS))
+    p.add_argument("algo", choices=sorted(method_presets()))
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--first-seed", type=int, default=0)
     p.add_argument("--out", default="benchmarks/out")
@@ -88,13 +55,13 @@ def main() -> None:
     p.add_argument("overrides", nargs="*", help="key=value config overrides")
     a = p.parse_intermixed_args()
 
-    preset, scen = base_preset(a.scenario)
+    preset = preset_name(a.scenario, a.algo)
     out = Path(a.out) / f"{a.scenario}__{a.algo}"
     out.mkdir(parents=True, exist_ok=True)
     results = []
     for seed in range(a.first_seed, a.first_seed + a.seeds):
-        cfg = load_config(preset, [*scen, *VARIANTS[a.algo], f"seed={seed}", f"logging.run_root={out}/runs",
-                                   "logging.progress=false", *a.overrides])
+        cfg = load_config(preset, [f"seed={seed}", f"logging.run_root={out}/runs", "logging.progress=false",
+                                   *a.overrides])
         t0 = time.perf_counter()
         final = train(cfg)
         wall = time.perf_counter() - t0

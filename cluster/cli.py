@@ -5,6 +5,7 @@
     asyncmarl render CHECKPOINT --out episode.gif
     asyncmarl plot RUN_DIR ... --out curves.png
     asyncmarl list
+    asyncmarl show CONFIG [key=value ...]
     asyncmarl --version
 
 Bad configs, checkpoints and cluster addresses end with one ``error:`` line and exit status 2, before anything
@@ -101,7 +102,7 @@ def _convert(a) -> int:
 
 
 def _list(_a) -> int:
-    from asyncmarl.cluster.config import presets
+    from asyncmarl.cluster.presets import PRESET_DIR, composed_presets, method_presets, scenario_presets
     from asyncmarl.learner.config import ALGOS
     from asyncmarl.platform.envs import names, spec
 
@@ -110,7 +111,19 @@ def _list(_a) -> int:
         s = spec(n)
         print(f"  {n:<24} {s.family:<8} {s.description}")
     print("algorithms:\n  " + " ".join(ALGOS))
-    print("presets:\n  " + " ".join(presets()))
+    composed = composed_presets()
+    print("presets <scenario>_<method> (asyncmarl show PRESET prints one resolved):")
+    for stem, scenario in scenario_presets().items():
+        methods = [m for m in method_presets() if f"{stem}_{m}" in composed]
+        print(f"  {stem + '_':<16} {', '.join(methods)}")
+    print("other presets:\n  " + " ".join(sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))))
+    return 0
+
+
+def _show(a) -> int:
+    from asyncmarl.cluster.fields import show_lines
+
+    print("\n".join(show_lines(a.config, a.overrides)))
     return 0
 
 
@@ -152,6 +165,10 @@ def parser() -> argparse.ArgumentParser:
     cv.set_defaults(fn=_convert)
     ls = command("list", "scenarios, algorithms and presets")
     ls.set_defaults(fn=_list)
+    sh = command("show", "the resolved config of a preset: every field's value, default, origin and meaning")
+    sh.add_argument("config", metavar="CONFIG", help="preset name (asyncmarl list) or YAML path")
+    sh.add_argument("overrides", nargs="*", help="key=value overrides, e.g. learner.lr=0.001")
+    sh.set_defaults(fn=_show)
     return p
 
 

@@ -11,23 +11,25 @@ settings, every number being finite, and, for a config about to train, the combi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from asyncmarl.cluster.presets import PRESET_DIR, parse_yaml, presets, read_layers  # noqa: F401 (re-exported)
 from asyncmarl.cluster.validation import ConfigError, check_for_training, check_values
 from asyncmarl.learner.config import LearnerConfig
 from asyncmarl.memory_service.legem import LegemConfig
 from asyncmarl.memory_service.replay import ReplayConfig
 from asyncmarl.rollout_workers.config import RolloutConfig
 
-PRESET_DIR = Path(__file__).resolve().parent / "configs"
+# Run-config fields whose value another field decides (one source per fact): setting them is an error.
+DERIVED = {"replay.gamma": "learner.gamma"}  # the replay discounts R_m and Mac-JERT rewards with the learner's gamma
 RUNTIMES = ("local", "ray")
 REPLAY_CHECKPOINTS = ("never", "final", "always")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
@@ -128,51 +130,11 @@ def check_run_name(name: str) -> None:
         raise ConfigError(f"name must be at most {NAME_MAX_BYTES} bytes, got {len(name.encode())}")
 
 
-def presets() -> list[str]:
-    """Names of the YAML presets shipped in cluster/configs/."""
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
-
-
-def _parse_yaml(text: str, source: str) -> Any:
-    """``text`` as an OmegaConf mapping; :class:`ConfigError` naming ``source`` (and the line) when it is not
-    YAML or not a mapping of sections."""
-    try:
-        plain = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"config file {source}: not valid YAML{where}: {problem}") from None
-    if plain is None:
-        return OmegaConf.create({})
-    if not isinstance(plain, dict):
-        raise ConfigError(f"config file {source}: must be a mapping of sections (seed, env, learner, ...), got a "
-                          f"YAML {type(plain).__name__}")
-    try:
-        return OmegaConf.create(text)
-    except (yaml.YAMLError, OmegaConfBaseException) as e:
-        raise ConfigError(f"config file {source}: {str(e).splitlines()[0]}") from None
-
-
-def _read_yaml(preset_or_path: str, seen: tuple[str, ...] = ()) -> Any:
-    path = Path(preset_or_path)
-    if not path.suffix:
-        path = PRESET_DIR / f"{preset_or_path}.yaml"
-    if not path.is_file():
-        raise ConfigError(f"config {preset_or_path!r} is neither a file nor a preset; presets: {presets()}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"config file {path}: cannot be read: {e}") from None
-    node = _parse_yaml(text, str(path))
-    base = node.pop("base", None)
-    if base is None:
-        return node
-    if not isinstance(base, str) or not base:
-        raise ConfigError(f"config file {path}: 'base' must name a preset or YAML file, got {base!r}")
-    if base in seen:
-        raise ConfigError(f"config {path}: preset cycle through {base!r}")
-    return OmegaConf.merge(_read_yaml(str(base), seen + (str(base),)), node)
+@functools.lru_cache(maxsize=1)
+def _schema() -> Any:
+    """The structured RunConfig node every load merges over (built once: it is the slow part of a load; merging
+    copies it, so it is never changed)."""
+    return OmegaConf.structured(RunConfig)
 
 
 def _valid_keys(schema: Any, dotted: str) -> list[str]:
@@ -191,16 +153,10 @@ def load_config(preset_or_path: str | None = None, overrides: list[str] | tuple[
     ``for_training`` (the default) also refuses combinations that cannot train and configs whose replay,
     batches and rollouts would not fit in memory (:func:`asyncmarl.cluster.validation.check_for_training`);
     reading a finished run's config for evaluation or plots skips that."""
-    schema = OmegaConf.structured(RunConfig)
+    schema = _schema()
     try:
-        layers = [schema]
-        if preset_or_path:
-            layers.append(_read_yaml(preset_or_path))
-        bad = [o for o in overrides if "=" not in o]
-        if bad:
-            raise ValueError(f"overrides must look like key=value, got {bad}")
-        layers.append(OmegaConf.from_dotlist(list(overrides)))
-        merged = OmegaConf.merge(*layers)
+        layers = config_layers(preset_or_path, overrides)
+        merged = OmegaConf.merge(schema, *(node for _, node in layers))
         cfg = OmegaConf.to_object(merged)
     except OmegaConfBaseException as e:
         key = getattr(e, "full_key", None) or ""
@@ -218,12 +174,44 @@ def load_config(preset_or_path: str | None = None, overrides: list[str] | tuple[
     return cfg
 
 
+def config_layers(preset_or_path: str | None, overrides: list[str] | tuple[str, ...] = ()) -> list[tuple[str, Any]]:
+    """``[(source, node)]`` that :func:`load_config` merges over the dataclass defaults, in order: the preset's
+    ``base:`` chain (sources relative to cluster/configs/, or the file's path), then the overrides (source
+    ``"override"``). A derived field (:data:`DERIVED`) set anywhere is refused."""
+    layers = read_layers(preset_or_path) if preset_or_path else []
+    bad = [o for o in overrides if "=" not in o]
+    if bad:
+        raise ValueError(f"overrides must look like key=value, got {bad}")
+    layers.append(("override", OmegaConf.from_dotlist(list(overrides))))
+    for source, node in layers:
+        _drop_derived(node, source)
+    return layers
+
+
+_ABSENT = object()
+
+
+def _drop_derived(node: Any, source: str) -> None:
+    """Refuse a derived field set in ``node``; a file that repeats the derived value next to its source (every
+    saved run config does) has the copy removed."""
+    for key, origin in DERIVED.items():
+        value = OmegaConf.select(node, key, default=_ABSENT)
+        if value is _ABSENT:
+            continue
+        if source != "override" and OmegaConf.select(node, origin, default=_ABSENT) == value:
+            parent, leaf = key.rsplit(".", 1)
+            OmegaConf.select(node, parent).pop(leaf)
+            continue
+        where = "in the overrides" if source == "override" else f"in {source}"
+        raise ConfigError(f"{key} cannot be set ({where}): it is derived from {origin}, its one source; set "
+                          f"{origin} instead")
+
+
 def _finish(cfg: RunConfig) -> RunConfig:
-    """Cross-section rules: every number finite; replay discounts with the learner's gamma (one source of
-    truth); the scenario and its settings exist."""
+    """Cross-section rules: every number finite; derived fields take their source's value (:data:`DERIVED`);
+    the scenario and its settings exist."""
     check_values(cfg)
-    if cfg.replay.gamma != cfg.learner.gamma:
-        cfg = dataclasses.replace(cfg, replay=dataclasses.replace(cfg.replay, gamma=cfg.learner.gamma))
+    cfg = dataclasses.replace(cfg, replay=dataclasses.replace(cfg.replay, gamma=cfg.learner.gamma))
     _check_env(cfg)
     return cfg
 
@@ -247,8 +235,9 @@ def config_from_dict(data: dict) -> RunConfig:
 
 def load_config_text(text: str, source: str = "config text") -> RunConfig:
     """A checked :class:`RunConfig` from YAML text (a checkpoint's or a run directory's config)."""
-    schema = OmegaConf.structured(RunConfig)
-    node = _parse_yaml(text, source)
+    schema = _schema()
+    node = parse_yaml(text, source)
+    _drop_derived(node, source)
     try:
         cfg = OmegaConf.to_object(OmegaConf.merge(schema, node))
     except OmegaConfBaseException as e:

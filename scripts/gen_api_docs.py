@@ -17,6 +17,8 @@ import re
 import sys
 from pathlib import Path
 
+from asyncmarl.cluster.fields import field_comments  # also behind `asyncmarl show`
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "api.md"
 
@@ -99,20 +101,6 @@ def signature(obj, drop_self: bool = False) -> str:
         params = params[1:]
     ret = sig.return_annotation
     return str(sig.replace(parameters=params, return_annotation=_Annotation(ret) if isinstance(ret, str) else ret))
-
-
-def field_comments(cls) -> dict[str, str]:
-    """``{field: comment}`` from the ``name: type = default  # comment`` lines of a dataclass's source."""
-    try:
-        src = inspect.getsource(cls)
-    except (OSError, TypeError):
-        return {}
-    out = {}
-    for line in src.splitlines():
-        m = re.match(r"\s+(\w+)\s*:[^#]*#\s*(.*)$", line)
-        if m and m.group(1) not in out:
-            out[m.group(1)] = m.group(2).strip()
-    return out
 
 
 def default_of(f: dataclasses.Field) -> str:

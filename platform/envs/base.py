@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -52,6 +53,46 @@ class Step:
     def done(self) -> np.ndarray:
         """[B] bool: the copy's episode is over (terminated or truncated)."""
         return self.terminated | self.truncated
+
+    # ------------------------------------------------------------------ single-copy steppers
+    # At B = 1 each numpy array costs about a microsecond to build, as much as a plain-Python stepper's whole
+    # rule update; a PettingZoo user reads neither the state nor the per-agent arrays (the view reads Python
+    # lists), so single-copy steppers may leave those fields to be built when first read.
+    @classmethod
+    def lazy(cls, fill: Callable[[], dict], lists: tuple[list, list, list] | None = None, **fields) -> "Step":
+        """A Step with ``fields`` set now and the others (any of ``LAZY_FIELDS``) built by ``fill()`` (a dict of
+        them) when first read. ``fill`` must only use values captured when the step was taken. ``lists``:
+        copy 0's (choosing, macro_action, elapsed) as Python lists, for :meth:`agent_lists`."""
+        step = cls.__new__(cls)
+        step.__dict__.update(fields)
+        step.__dict__["_fill"] = fill
+        if lists is not None:
+            step.__dict__["_lists"] = lists
+        return step
+
+    def __getattr__(self, name: str):  # reached only for attributes not set: a lazy Step's missing fields
+        fill = self.__dict__.get("_fill")
+        if fill is None or name not in LAZY_FIELDS:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        del self.__dict__["_fill"]
+        self.__dict__.update(fill())
+        return self.__dict__[name]
+
+    def __getstate__(self) -> dict:  # pickling and copying see a complete Step
+        if "_fill" in self.__dict__:
+            self.state  # noqa: B018 - builds every lazy field
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+    def agent_lists(self) -> tuple[list, list, list]:
+        """Copy 0's (choosing, macro_action, elapsed) as Python lists (bool, int, int), without building arrays
+        when a single-copy stepper kept them."""
+        lists = self.__dict__.get("_lists")
+        if lists is not None:
+            return lists
+        return self.choosing[0].tolist(), self.macro_action[0].tolist(), self.elapsed[0].tolist()
+
+
+LAZY_FIELDS = frozenset({"state", "choosing", "macro_action", "elapsed", "t"})  # fields Step.lazy may defer
 
 
 class BatchedEnv(abc.ABC):
@@ -107,6 +148,12 @@ class BatchedEnv(abc.ABC):
         actions = self.validate_actions(actions)
         self._last = self._step(actions)
         return self._last
+
+    def step_row(self, row: list[int]) -> Step:
+        """``B = 1`` only: :meth:`step` with one Python int per agent (the PettingZoo view's path). Same checks,
+        errors and result as ``step(np.array([row]))``; cores with a plain-Python single-copy stepper override it
+        to skip building and reading back the action array."""
+        return self.step(np.array([row], np.int64))
 
     @property
     def last(self) -> Step:

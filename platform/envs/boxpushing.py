@@ -24,7 +24,7 @@ import numpy as np
 
 from asyncmarl.platform.envs.base import BatchedEnv, Step
 from asyncmarl.platform.envs.boxpushing_render import render_ansi, render_frame
-from asyncmarl.platform.envs.boxpushing_single import single_tables, step_single
+from asyncmarl.platform.envs.boxpushing_single import single_tables, step_single, sync
 from asyncmarl.platform.envs.boxpushing_tables import NO_PUSH, RIDE, tables
 from asyncmarl.platform.envs.registry import register
 
@@ -113,10 +113,14 @@ class BoxPushing(BatchedEnv):
         self._rew64 = np.array([self.step_reward, r1, r1 + self.penalty])
         self._rew32 = self._rew64.astype(np.float32)
         self._rew32_1 = self._rew32[:, None]  # [3, 1]: a B = 1 reward array per number of penalties
+        self._rew_frozen = [r.copy() for r in self._rew32_1]  # the same as shared read-only Step rewards
+        for r in self._rew_frozen:
+            r.flags.writeable = False
         self._box_rewards = np.array([self.small_box_reward, self.small_box_reward, self.big_box_reward])
         B = self.batch_size
         self._single = single_tables(L) if B == 1 else None  # Python-int fast path at B = 1
         self._py = None  # that path's Python copy of the state; None whenever another path changed the arrays
+        self._stale = False  # the arrays lag behind _py (boxpushing_single.sync brings them up to date)
         lay = tb.layout
         self._pose0 = np.array([[tb.encode(x, y, o, 0) for x, y, o in lay.agent_start]], np.int64)  # [1, 2]
         # constants with the batch's shape: same-shape, same-dtype ufuncs take numpy's fastest path
@@ -180,8 +184,20 @@ class BoxPushing(BatchedEnv):
         return super().validate_actions(actions)
 
     # ------------------------------------------------------------------ reset / step
+    def step_row(self, row: list[int]) -> Step:
+        """B = 1: Python ints straight to the single-copy stepper (every action is always allowed)."""
+        if self._single is not None and self._last is not None and not self._done_any and len(row) == 2:
+            a0, a1 = row
+            if type(a0) is int and type(a1) is int and 0 <= a0 < 8 and 0 <= a1 < 8:
+                step = step_single(self, a0, a1)
+                if step is not None:
+                    self._last = step
+                    return step
+        return super().step_row(row)  # joint pushes, other types, errors: the array path
+
     def _reset(self, where: np.ndarray, seeds: np.ndarray) -> Step:
         tb, B, w = self._tb, self.batch_size, where
+        sync(self)
         self._py = None
         if w.all():
             self._pose, self._hp, self._boxstate = self._init_pose, self._init_hp, self._init_box
@@ -221,9 +237,10 @@ class BoxPushing(BatchedEnv):
 
     def _step(self, actions: np.ndarray) -> Step:
         if self._single is not None:
-            step = step_single(self, actions)
+            step = step_single(self, *actions[0].tolist())
             if step is not None:
                 return step
+            sync(self)
             self._py = None
         tb = self._tb
         e2 = np.where(self._choosing, actions, self._cur)  # [B, 2] chosen action, or current action + 8 if busy
@@ -359,6 +376,7 @@ class BoxPushing(BatchedEnv):
     def positions(self, index: int = 0) -> dict:
         """Copy ``index`` in cells: agents ``[(x, y, orientation)]`` and boxes ``[(x, y)]`` (big box: left cell)."""
         tb = self._tb
+        sync(self)
         p = self._pose[index]
         lay = tb.layout
         xs = (lay.small_x[0], lay.small_x[1], lay.big_x)
@@ -371,7 +389,8 @@ class BoxPushing(BatchedEnv):
         return render_frame(self, index)
 
     def render_ansi(self, index: int = 0) -> str:
-        return render_ansi(self._tb.layout, self.positions(index), int(self._t[index]))
+        positions = self.positions(index)  # brings the arrays up to date first
+        return render_ansi(self._tb.layout, positions, int(self._t[index]))
 
 
 def _factory(batch_size: int, settings: BoxPushingSettings) -> BoxPushing:

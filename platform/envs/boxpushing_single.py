@@ -2,9 +2,11 @@
 
 At ``B = 1`` numpy's per-call overhead (about 0.3-1 us a call) dominates a table-driven step of ~50 calls.
 Except while a joint big-box push starts or runs, :func:`step_single` reads the copy's state out of the core's
-arrays, does the lookups in Python lists built from the very same tables (keeping the reference's agent order
-for box pushes), and writes new arrays back, so the core's state is always the arrays and every other path
-(joint pushes, resets, ``B > 1``) is the vectorised one. Tests compare ``B > 1`` cores against ``B = 1`` cores
+arrays (or out of the Python tuple it kept from its previous step), does the lookups in Python lists built from
+the very same tables (keeping the reference's agent order for box pushes), and keeps the new state as Python
+values; :func:`sync` writes them into the arrays before anything else reads those (joint pushes, resets,
+rendering, inspection), so every other path (joint pushes, resets, ``B > 1``) is the vectorised one. Observations,
+reward and flags of its Step are shared read-only arrays; the state and per-agent arrays are built if read. Tests compare ``B > 1`` cores against ``B = 1`` cores
 step by step, so the two paths are checked against each other.
 """
 from __future__ import annotations
@@ -19,6 +21,9 @@ from asyncmarl.platform.envs.base import Step
 def _frozen(a: np.ndarray) -> np.ndarray:
     a.flags.writeable = False
     return a
+
+
+_FLAG = {False: _frozen(np.zeros(1, bool)), True: _frozen(np.ones(1, bool))}  # shared read-only [1] flags
 
 
 class SingleTables:
@@ -37,6 +42,7 @@ class SingleTables:
         cur = np.arange(17 * 17)
         self.CUR2 = _frozen(np.stack([cur // 17, cur % 17], 1)[:, None])  # [289, 1, 2] current-action pairs
         self.REPORT2 = _frozen(tb.REPORT[self.CUR2])  # [289, 1, 2] reported macro-actions
+        self.REPORT = tb.REPORT.tolist()  # current action (+ 8) -> reported macro-action
         ch = np.array([[False, False], [False, True], [True, False], [True, True]])
         self.CH2 = _frozen(ch[:, None])  # [4, 1, 2] choosing pairs
         self.KEEP2 = _frozen(np.where(ch, 0, -1)[:, None].astype(np.int64))  # [4, 1, 2]
@@ -60,11 +66,29 @@ def single_tables(L: int) -> SingleTables:
     return SingleTables(tables(L), OBS_TABLE)
 
 
-def step_single(env, actions: np.ndarray) -> Step | None:
-    """One step of a ``B = 1`` core in Python ints, or ``None`` (nothing changed) when a joint big-box push is
-    under way or starts this step (the vectorised path handles those)."""
+def sync(env) -> None:
+    """Write the Python state :func:`step_single` keeps into the core's arrays (they lag behind it while only
+    this path runs); every reader of those arrays calls this first."""
+    if not env._stale:
+        return
     s = env._single
-    (a0, a1), = actions.tolist()
+    d0, d1, cur0, cur1, hp0, hp1, n0, n1, el0, el1, m0, m1, t, _ = env._py
+    env._pose = np.array([[n0, n1]], np.int64)
+    env._hp = np.array([[hp0, hp1]], np.int64)
+    env._cur = s.CUR2[cur0 * 17 + cur1]
+    env._mcode = s.MC2[m0 * 16 + m1]
+    ch = 2 * d0 + d1
+    env._keep = s.KEEP2[ch]
+    env._choosing = s.CH2[ch].copy()
+    env._elapsed = np.array([[el0, el1]], np.int64)
+    env._t = np.array([t], np.int64)
+    env._stale = False
+
+
+def step_single(env, a0: int, a1: int) -> Step | None:
+    """One step of a ``B = 1`` core in Python ints (actions ``a0``, ``a1`` validated), or ``None`` (nothing
+    changed) when a joint big-box push is under way or starts this step (the vectorised path handles those)."""
+    s = env._single
     py = env._py  # Python copy of the state this function wrote last (None: read the arrays)
     if py is None:
         (c0, c1), = env._choosing.tolist()
@@ -104,7 +128,6 @@ def step_single(env, actions: np.ndarray) -> Step | None:
         y[k1] += 1
         moved = True
     el0, el1 = 0 if c0 else el0 + 1, 0 if c1 else el1 + 1
-    elapsed = np.array([[el0, el1]], np.int64)
     cur0, cur1 = s.NEXTCUR[e0], s.NEXTCUR[e1]
     t += 1
     # observation: is the front column's box in the front row, is the teammate in the front cell
@@ -117,16 +140,6 @@ def step_single(env, actions: np.ndarray) -> Step | None:
         m0 = code0
     if d1:
         m1 = code1
-    mc = m0 * 16 + m1
-    ch = 2 * d0 + d1
-    env._pose = np.array([[n0, n1]], np.int64)
-    env._hp = np.array([[hp0, hp1]], np.int64)
-    env._cur = s.CUR2[cur0 * 17 + cur1]
-    env._mcode = s.MC2[mc]
-    env._keep = s.KEEP2[ch]
-    env._choosing = choosing = s.CH2[ch].copy()
-    env._elapsed = elapsed
-    env._t = t_arr = np.array([t], np.int64)
     term, extras = False, env._zero_extras
     if moved:
         Y = env._Y
@@ -144,22 +157,22 @@ def step_single(env, actions: np.ndarray) -> Step | None:
         reward = np.array([r], np.float32)
         extras = {"big_box": np.array([goal[2]], np.float32), "small_boxes": np.array([goal[0] + goal[1]], np.float32)}
     else:
-        reward = env._rew32_1[pc0 + pc1].copy()
+        reward = env._rew_frozen[pc0 + pc1]
     trunc = t >= env.horizon and not term
     env._done_any = term or trunc
+    # the arrays are written only when something reads them (sync); the Step's state and per-agent arrays too
     env._py = (d0, d1, cur0, cur1, hp0, hp1, n0, n1, el0, el1, m0, m1, t, y)
-    tb = env._tb
-    return Step(
-        obs=s.OBS2[mc].copy(),
-        real_obs=s.OBS2[code0 * 16 + code1].copy(),
-        state=tb.SA0[n0] + tb.SA1[n1] + env._boxstate,
-        reward=reward,
-        terminated=np.array([term]),
-        truncated=np.array([trunc]),
-        choosing=choosing,
-        macro_action=s.REPORT2[cur0 * 17 + cur1].copy(),
-        elapsed=elapsed,
-        action_mask=env._mask,
-        t=t_arr,
-        extras=extras,
+    env._stale = True
+    boxstate = env._boxstate
+    rep = [s.REPORT[cur0], s.REPORT[cur1]]
+    sa0, sa1 = env._tb.SA0, env._tb.SA1
+
+    def fill() -> dict:
+        return {"state": sa0[n0] + sa1[n1] + boxstate, "choosing": s.CH2[2 * d0 + d1].copy(),
+                "macro_action": np.array([rep], np.int64), "elapsed": np.array([[el0, el1]], np.int64),
+                "t": np.array([t], np.int64)}
+
+    return Step.lazy(
+        fill, ([d0, d1], rep, [el0, el1]), obs=s.OBS2[m0 * 16 + m1], real_obs=s.OBS2[code0 * 16 + code1],
+        reward=reward, terminated=_FLAG[term], truncated=_FLAG[trunc], action_mask=env._mask, extras=extras,
     )

@@ -6,13 +6,18 @@ the reference implementations give it). ``infos[agent]`` carries, every step:
 * ``macro_obs`` (the same frozen macro-observation) and ``real_obs`` (the real observation of this step);
 * ``macro_done`` (its action ended at this step: it chooses at the next step), ``macro_action`` (the index it
   executed), ``elapsed`` (steps of that action run before this step), ``action_mask`` (what it may choose, as
-  PettingZoo expects it: ``np.int8`` 0/1, so ``env.action_space(a).sample(infos[a]["action_mask"])`` works);
+  PettingZoo expects it: ``np.int8`` 0/1, so ``env.action_space(a).sample(infos[a]["action_mask"])`` works;
+  read-only, and shared between steps while it does not change);
 * at episode end, the scenario's metrics (``success``, ``catch_rate``, ...) when the scenario reports them.
 
 With ``dict_obs=True`` observations take PettingZoo's common masked form ``{"observation": macro-observation,
 "action_mask": int8 mask}`` (the classic games' layout, which masking wrappers and libraries look for).
 Agents inside an action may omit theirs (or send anything); a choosing agent must send a valid one.
 The batched core keeps ``bool`` masks: rollout workers and replay index with them.
+
+Speed: a step costs what the core's single-copy step costs plus a few microseconds here (one array operation
+per field for all agents, Python lists from the core where it keeps them); ``benchmarks/env_throughput.py``
+measures it side by side with the reference implementations.
 """
 from __future__ import annotations
 
@@ -21,6 +26,10 @@ import numpy as np
 from pettingzoo import ParallelEnv
 
 from asyncmarl.platform.envs.base import BatchedEnv, Step
+
+
+# numpy integer types accepted on the fast path (converted to int); anything else takes the checked path
+_NUMPY_INTS = frozenset({np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8})
 
 
 class AgentActionSpace(gymnasium.spaces.Discrete):
@@ -55,6 +64,8 @@ class AsyncParallelEnv(ParallelEnv):
         self.dict_obs = bool(dict_obs)
         self.metadata = {**self.metadata, "name": core.name}
         self.possible_agents = list(core.agents)
+        self._n = len(self.possible_agents)
+        self._mask_src, self._mask_rows = None, None  # a read-only core mask array and its int8 rows (see _masks)
         self.agents: list[str] = []
         obs_space = gymnasium.spaces.Box(-np.inf, np.inf, (core.obs_dim,), np.float32)
         if self.dict_obs:
@@ -92,6 +103,41 @@ class AsyncParallelEnv(ParallelEnv):
     def step(self, actions: dict):
         if not self.agents:
             raise RuntimeError(f"{self.core.name}: the episode is over; call reset()")
+        row = self._fast_row(actions)
+        step = self.core.step_row(row) if row is not None else self.core.step(self._checked_actions(actions))
+        obs, infos = self._obs(step), self._infos(step)
+        r = float(step.reward[0])
+        term = bool(step.terminated[0])
+        trunc = bool(step.truncated[0]) and not term
+        agents = self.agents
+        rewards = dict.fromkeys(agents, r)
+        terms = dict.fromkeys(agents, term)
+        truncs = dict.fromkeys(agents, trunc)
+        if term or step.truncated[0]:
+            self.agents = []
+        return obs, rewards, terms, truncs, infos
+
+    def _fast_row(self, actions) -> list[int] | None:
+        """Every agent's action as a Python int when all are present and plain ints (or numpy integers) in range,
+        else None (the checked path then builds the array and the detailed error)."""
+        if type(actions) is not dict or len(actions) != self._n:
+            return None
+        try:
+            row = [actions[a] for a in self.possible_agents]
+        except KeyError:
+            return None
+        n_actions = self.core.n_actions
+        for i, v in enumerate(row):
+            if type(v) is not int:
+                if type(v) not in _NUMPY_INTS:
+                    return None
+                row[i] = v = int(v)
+            if not 0 <= v < n_actions:
+                return None
+        return row
+
+    def _checked_actions(self, actions: dict) -> np.ndarray:
+        """[1, n] int64 actions with every check of the dictionary (unknown, missing, non-integer, out of range)."""
         unknown = sorted(set(actions) - set(self.possible_agents))
         if unknown:
             raise ValueError(f"{self.core.name}: unknown agents {unknown}; agents are {self.possible_agents}")
@@ -115,15 +161,7 @@ class AsyncParallelEnv(ParallelEnv):
             elif last.choosing[0, i]:
                 allowed = np.flatnonzero(last.action_mask[0, i]).tolist()
                 raise ValueError(f"{self.core.name}: missing action for {a}, which must choose; allowed: {allowed}")
-        step = self.core.step(arr)
-        obs, infos = self._obs(step), self._infos(step)
-        r = float(step.reward[0])
-        rewards = {a: r for a in self.agents}
-        terms = {a: bool(step.terminated[0]) for a in self.agents}
-        truncs = {a: bool(step.truncated[0]) and not bool(step.terminated[0]) for a in self.agents}
-        if step.done[0]:
-            self.agents = []
-        return obs, rewards, terms, truncs, infos
+        return arr
 
     def state(self) -> np.ndarray:
         return self.core.last.state[0].copy()
@@ -142,24 +180,38 @@ class AsyncParallelEnv(ParallelEnv):
         pass
 
     # ------------------------------------------------------------------ helpers
+    # One array operation per field for all agents, then per-agent rows: at B = 1 the per-call cost of numpy,
+    # not the data, is what a step pays. Observations are fresh copies the core never sees again; masks are
+    # read-only, so the int8 rows of a core's unchanging (read-only) mask array are made once and shared.
+    def _masks(self, step: Step) -> list[np.ndarray]:
+        src = step.action_mask
+        if src is self._mask_src:
+            return self._mask_rows
+        m = src[0].astype(np.int8)
+        m.flags.writeable = False
+        rows = [m[i] for i in range(self._n)]
+        if not src.flags.writeable:  # the core will not change it in place: same object, same masks
+            self._mask_src, self._mask_rows = src, rows
+        return rows
+
     def _obs(self, step: Step) -> dict:
+        o = step.obs[0].copy()
         if self.dict_obs:
-            return {a: {"observation": step.obs[0, i].copy(), "action_mask": step.action_mask[0, i].astype(np.int8)}
-                    for i, a in enumerate(self.possible_agents)}
-        return {a: step.obs[0, i].copy() for i, a in enumerate(self.possible_agents)}
+            return {a: {"observation": o[i], "action_mask": m}
+                    for i, (a, m) in enumerate(zip(self.possible_agents, self._masks(step)))}
+        return {a: o[i] for i, a in enumerate(self.possible_agents)}
 
     def _infos(self, step: Step) -> dict[str, dict]:
-        infos = {}
-        for i, a in enumerate(self.possible_agents):
-            info = {
-                "macro_done": bool(step.choosing[0, i]),
-                "macro_action": int(step.macro_action[0, i]),
-                "elapsed": int(step.elapsed[0, i]),
-                "action_mask": step.action_mask[0, i].astype(np.int8),
-                "macro_obs": step.obs[0, i].copy(),
-                "real_obs": step.real_obs[0, i].copy(),
-            }
-            if step.done[0]:
-                info.update({k: float(v[0]) for k, v in step.extras.items()})
-            infos[a] = info
+        choosing, macro_action, elapsed = step.agent_lists()
+        mo, ro = step.obs[0].copy(), step.real_obs[0].copy()
+        infos = {
+            a: {"macro_done": c, "macro_action": m, "elapsed": e, "action_mask": k, "macro_obs": mo[i],
+                "real_obs": ro[i]}
+            for i, (a, c, m, e, k) in enumerate(zip(self.possible_agents, choosing, macro_action, elapsed,
+                                                     self._masks(step)))
+        }
+        if step.extras and (step.terminated[0] or step.truncated[0]):
+            metrics = {k: float(v[0]) for k, v in step.extras.items()}
+            for info in infos.values():
+                info.update(metrics)
         return infos

@@ -176,6 +176,19 @@ class WTDEnv(BatchedEnv):
                 return a
         return super().validate_actions(actions)  # raises the detailed error
 
+    def step_row(self, row: list[int]) -> Step:
+        """B = 1: validated in Python and stepped by the plain-Python stepper, no action array built."""
+        sc = self._sc
+        if sc is not None and self._last is not None and not self._any_done and len(row) == self.n_agents:
+            for v, choosing, n_valid in zip(row, sc.done, self._n_valid):
+                if type(v) is not int or choosing and not 0 <= v < n_valid:
+                    break
+            else:
+                step = self._last = sc.step(row)
+                self._any_done = step.terminated[0] or step.truncated[0]
+                return step
+        return super().step_row(row)  # the array path: same result, or the detailed error
+
     def _step(self, actions: np.ndarray) -> Step:
         if self._sc is not None:
             step = self._sc.step(actions[0].tolist())

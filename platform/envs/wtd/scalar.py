@@ -41,6 +41,9 @@ class ScalarStepper:
         self.pair_n, self.pair_first = tb.pair_n.tolist(), tb.pair_first.tolist()
         self.pair_pop, self.pair_push = tb.pair_pop.tolist(), tb.pair_push.tolist()
         self.bpow, self.NB, self.fetch_off = tb.bpow.tolist(), tb.NB, tb.fetch_off
+        base = tb.tools_per_kind + 1
+        # basket code -> tool counts per kind (the state lists counts; the stepper keeps codes)
+        self.basket_of = [tuple(c // b % base for b in self.bpow) for c in range(tb.NB)]
         self.start_checked = env._start_checked.tolist()
         self.fetch_state = tuple(float(v) for v in env._fetch_state.astype(np.float64))
         self.start_code = tb.start_code.tolist()
@@ -150,17 +153,23 @@ class ScalarStepper:
                         got[h] = False
 
         self.act, self.el, self.done = a, el, done
-        self.ftl, self.fact = tc - fe, fa
-        self.t += 1
-        truncated = self.t >= self.horizon and not terminated
+        self.ftl, self.fact = ftl, fact = tc - fe, fa
+        self.t = t = self.t + 1
+        truncated = t >= self.horizon and not terminated
         real_rows = self._rows()
-        self.obs_rows = [r if d else o for r, d, o in zip(real_rows, done, self.obs_rows)]
+        self.obs_rows = obs_rows = [r if d else o for r, d, o in zip(real_rows, done, self.obs_rows)]
+        # the state and the per-agent arrays are built only if read (a PettingZoo step reads neither)
+        snap = (tuple(self.pcode), tuple(self.bcode), self.pair, fact, done[nT], ftl, tuple(cs), tuple(htl))
+
+        def fill() -> dict:
+            return {"state": self._state(*snap), "choosing": np.array([done]), "t": np.array([t], np.int64),
+                    "macro_action": np.array([a], np.int64), "elapsed": np.array([el], np.int64)}
+
         rows = self.rows
-        return Step(
-            obs=rows[self.obs_rows][None], real_obs=rows[real_rows][None], state=self._state(),
+        return Step.lazy(
+            fill, (done, a, el), obs=rows[[obs_rows]], real_obs=rows[[real_rows]],
             reward=np.array([reward], np.float32), terminated=_FLAG[terminated], truncated=_FLAG[truncated],
-            choosing=np.array([done]), macro_action=np.array([a], np.int64), elapsed=np.array([el], np.int64),
-            action_mask=self.mask, t=np.array([self.t], np.int64), extras={"success": _SUCCESS[terminated]},
+            action_mask=self.mask, extras={"success": _SUCCESS[terminated]},
         )
 
     # ------------------------------------------------------------------ observations, state, export
@@ -178,25 +187,31 @@ class ScalarStepper:
         rows.append(self.fetch_off + self.pair * (1 << nT) + bits)
         return rows
 
-    def _state(self) -> np.ndarray:
+    def _snapshot(self) -> tuple:
+        """What the state is computed from, as immutable values."""
+        return (tuple(self.pcode), tuple(self.bcode), self.pair, self.fact, self.done[self.nT], self.ftl,
+                tuple(self.cs), tuple(self.htl))
+
+    def _state(self, pcode, bcode, pair, fact, fetch_done, ftl, cs, htl) -> np.ndarray:
+        """[1, state_dim] float32 state of a :meth:`_snapshot`."""
         st = []
         for k in range(self.nT):
-            st.extend(self.pos_state[self.pcode[k]])
+            st.extend(self.pos_state[pcode[k]])
         st.extend(self.fetch_state)
         for k in range(self.nT):
-            st.extend(self.basket[k])
-        in_hand = 1 <= self.fact <= self.nT and not self.done[self.nT]
-        st.extend(self.stage_state[self.pair * 2 + in_hand])
-        st.append(self.ftl / self.tcost_ext[self.fact + 1])
+            st.extend(self.basket_of[bcode[k]])
+        in_hand = 1 <= fact <= self.nT and not fetch_done
+        st.extend(self.stage_state[pair * 2 + in_hand])
+        st.append(ftl / self.tcost_ext[fact + 1])
         R, off = self.env.tab.R, self.env.tab.htl_off
         for h in range(self.nH):
-            st.extend(self.human_state[(h * self.nS + self.cs[h]) * R + self.htl[h] + off])
+            st.extend(self.human_state[(h * self.nS + cs[h]) * R + htl[h] + off])
         return np.array([st], np.float32)
 
     def step_result_reset(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(obs, real_obs, state) of a fresh episode, as [1, ...] arrays."""
         r = self.rows[self.obs_rows][None]
-        return r, r.copy(), self._state()
+        return r, r.copy(), self._state(*self._snapshot())
 
     def export(self) -> None:
         """Write this state into the owning env's arrays (for rendering and inspection)."""

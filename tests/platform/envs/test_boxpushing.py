@@ -14,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 from pettingzoo.test import parallel_api_test
 
 from asyncmarl.platform.envs import env_info, make, make_batched, names, spec
+from asyncmarl.platform.envs.boxpushing_single import sync
 
 NAMES = [f"boxpushing-{L}" for L in (6, 8, 10, 12, 14, 20, 30)]
 GO_SB0, GO_SB1, GO_BB0, GO_BB1, PUSH, LEFT, RIGHT, STAY = range(8)
@@ -243,6 +244,7 @@ def test_batched_matches_single_copies(seed, L, B):
 
 
 def _snapshot(core):
+    sync(core)  # the B = 1 stepper writes the core's arrays when something reads them
     last = core.last
     return [last.obs.copy(), last.state.copy(), last.choosing.copy(), core._pose.copy(), core._Y.copy(), core._t.copy()]
 

@@ -20,8 +20,10 @@ LEGEND = [("agent 0", _AGENTS[0], "disc"), ("agent 1", _AGENTS[1], "disc"), ("ag
 
 
 def _disc(img, cx, cy, r, color):
-    yy, xx = np.ogrid[:img.shape[0], :img.shape[1]]
-    img[(yy - cy) ** 2 + (xx - cx) ** 2 <= r * r] = color
+    y0, y1 = max(cy - r, 0), min(cy + r + 1, img.shape[0])  # only the disc's bounding box
+    x0, x1 = max(cx - r, 0), min(cx + r + 1, img.shape[1])
+    yy, xx = np.ogrid[y0:y1, x0:x1]
+    img[y0:y1, x0:x1][(yy - cy) ** 2 + (xx - cx) ** 2 <= r * r] = color
 
 
 def _box(img, x0, y0, x1, y1, color):

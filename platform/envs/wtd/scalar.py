@@ -2,8 +2,10 @@
 
 At ``B = 1`` every numpy call costs about a microsecond whatever its size, and the batched step needs over a
 hundred of them; the reference steps in ~25 us. This stepper runs the same rules as ``WTDEnv._step`` (same
-tables, same order: turtlebots, Fetch, termination, humans) on Python ints and lists and builds the Step's
-arrays once at the end. Tests check it against the batched step (B copies vs B single runs) and the reference.
+tables, same order: turtlebots, Fetch, termination, humans) on Python ints and lists. Its Step holds shared
+read-only arrays for the observations (memoised per combination of table rows), reward and flags, and builds
+the state and the per-agent arrays only when they are read (:meth:`Step.lazy`; the PettingZoo view reads the
+Python lists instead). Tests check it against the batched step (B copies vs B single runs) and the reference.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 # shared read-only [1] flags (no allocation per step); Step consumers copy what they keep
 _FLAG = {False: _frozen(np.zeros(1, bool)), True: _frozen(np.ones(1, bool))}
 _SUCCESS = {False: _frozen(np.zeros(1, np.float32)), True: _frozen(np.ones(1, np.float32))}
+_OBS_MEMO = 1 << 14  # most observation combinations memoised at once (a few MB)
 
 
 class ScalarStepper:
@@ -51,6 +54,8 @@ class ScalarStepper:
         self.late, self.drop = s.late_penalty, s.drop_penalty
         self.horizon = s.horizon
         self.rows = tb.obs_rows
+        self._obs_memo: dict[tuple, np.ndarray] = {}  # observation rows -> [1, n, obs_dim] (see _obs_of)
+        self._rewards: dict[float, np.ndarray] = {}  # reward -> [1] float32, shared read-only
         self.mask = env._mask
         self.reset()
 
@@ -71,20 +76,20 @@ class ScalarStepper:
     def step(self, row: list[int]) -> Step:
         """One step with actions ``row`` (one int per agent, validated)."""
         nT, nH, nO, nS, GT = self.nT, self.nH, self.nO, self.nS, self.GT
-        a = [row[i] if self.done[i] else self.act[i] for i in range(self.n)]
-        el = [0 if self.done[i] else self.el[i] + 1 for i in range(self.n)]
-        choosing_fetch = self.done[nT]
+        prev_done = self.done
+        a = [r if d else c for r, d, c in zip(row, prev_done, self.act)]
+        el = [0 if d else e + 1 for d, e in zip(prev_done, self.el)]
         done = [False] * self.n
         reward = self.reward0
         cw, tl, moving, basket, cs, htl, got = self.cw, self.tl, self.moving, self.basket, self.cs, self.htl, self.got
+        pcode, moves, NN, nTA, E, hold = self.pcode, self.moves, self.NN, self.nTA, self.E, self.hold
 
         # ---- turtlebots in index order
         for k in range(nT):
             ak, e = a[k], el[k] + 1
-            fidx = (k * self.NN + cw[k]) * self.nTA + ak
-            m = self.moves[fidx]
-            self.pcode[k] = fidx * (self.E + 1) + (e if e < self.E else self.E)
-            if e <= m:
+            fidx = (k * NN + cw[k]) * nTA + ak
+            pcode[k] = fidx * (E + 1) + (e if e < E else E)
+            if e <= moves[fidx]:
                 moving[k], tl[k] = True, 1
                 continue
             moving[k] = False
@@ -92,7 +97,7 @@ class ScalarStepper:
             if fresh:
                 tl[k] = 0
             cw[k] = ak
-            if fresh and ak == self.hold:
+            if fresh and ak == hold:
                 continue
             if ak == GT:
                 tl[k] -= 1
@@ -114,7 +119,7 @@ class ScalarStepper:
         f_done = fe >= tc
         if 1 <= fa <= nT:
             k = fa - 1
-            if choosing_fetch and self.start_checked[fa]:
+            if prev_done[nT] and self.start_checked[fa]:
                 self.failed = not (cw[k] == GT and tl[k] <= -1)
             if f_done:
                 if not self.failed and tl[k] < 0 and a[k] == GT:
@@ -135,17 +140,18 @@ class ScalarStepper:
         done[nT] = f_done
 
         # ---- termination, then the humans work on
+        served, fin = self.served, self.fin
         for h in range(nH):
             if cs[h] == nS - 2 and got[h]:
-                self.served[h] = True
-        terminated = all(self.served)
+                served[h] = True
+        terminated = all(served)
         for h in range(nH):
-            if self.fin[h]:
+            if fin[h]:
                 continue
             htl[h] -= 1
             if htl[h] <= 0 and got[h]:
                 if cs[h] == nS - 1:
-                    self.fin[h] = True
+                    fin[h] = True
                 else:
                     cs[h] += 1
                     htl[h] = self.phase[h][cs[h]]
@@ -159,18 +165,32 @@ class ScalarStepper:
         real_rows = self._rows()
         self.obs_rows = obs_rows = [r if d else o for r, d, o in zip(real_rows, done, self.obs_rows)]
         # the state and the per-agent arrays are built only if read (a PettingZoo step reads neither)
-        snap = (tuple(self.pcode), tuple(self.bcode), self.pair, fact, done[nT], ftl, tuple(cs), tuple(htl))
+        snap = (tuple(pcode), tuple(self.bcode), self.pair, fact, f_done, ftl, tuple(cs), tuple(htl))
 
         def fill() -> dict:
             return {"state": self._state(*snap), "choosing": np.array([done]), "t": np.array([t], np.int64),
                     "macro_action": np.array([a], np.int64), "elapsed": np.array([el], np.int64)}
 
-        rows = self.rows
+        rewards = self._rewards
+        r = rewards.get(reward)
+        if r is None:
+            r = rewards[reward] = _frozen(np.array([reward], np.float32))
         return Step.lazy(
-            fill, (done, a, el), obs=rows[[obs_rows]], real_obs=rows[[real_rows]],
-            reward=np.array([reward], np.float32), terminated=_FLAG[terminated], truncated=_FLAG[truncated],
-            action_mask=self.mask, extras={"success": _SUCCESS[terminated]},
+            fill, (done, a, el), obs=self._obs_of(obs_rows), real_obs=self._obs_of(real_rows), reward=r,
+            terminated=_FLAG[terminated], truncated=_FLAG[truncated], action_mask=self.mask,
+            extras={"success": _SUCCESS[terminated]},
         )
+
+    def _obs_of(self, rows: list[int]) -> np.ndarray:
+        """[1, n, obs_dim] observations of table rows ``rows``: a shared read-only array per combination (a
+        bounded memo: macro-observations repeat while agents are busy, and one lookup beats building it)."""
+        key = tuple(rows)
+        o = self._obs_memo.get(key)
+        if o is None:
+            if len(self._obs_memo) >= _OBS_MEMO:
+                self._obs_memo.clear()
+            o = self._obs_memo[key] = _frozen(self.rows.take([rows], 0))
+        return o
 
     # ------------------------------------------------------------------ observations, state, export
     def _rows(self) -> list[int]:

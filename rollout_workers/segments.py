@@ -5,8 +5,9 @@ Every copy keeps its current episode in preallocated arrays ``[B, H, ...]`` (``H
 outgrows it). Appending a timestep is one array operation per field for all copies; only emitting the
 segments of the (few) agents whose action ended loops in Python.
 
-Fields, dtypes and rows follow :mod:`asyncmarl.platform.schema`: row ``t`` holds what the agents saw before acting at ``t``
-(state, obs, real_obs, action_mask, choosing) and what happened during step ``t`` (actions, elapsed, reward).
+Fields, dtypes and rows follow :mod:`asyncmarl.platform.schema`: row ``t`` holds what the agents saw before acting
+at ``t`` (state, obs, real_obs, action_mask, choosing) and what happened during step ``t`` (actions, elapsed,
+reward).
 """
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ from asyncmarl.platform.schema import FINAL_FIELDS, SEGMENT_FIELDS, STEP_FIELDS,
 
 # dtype kinds accepted per field (b bool, i/u integers, f floats), from the stored dtype: anything that converts
 # to it without losing meaning
-_KINDS = {f: "b" if d == np.bool_ else "iu" if np.issubdtype(d, np.integer) else "fiu" for f, d in STORED_DTYPES.items()}
+_KINDS = {f: "b" if d == np.bool_ else "iu" if np.issubdtype(d, np.integer) else "fiu"
+          for f, d in STORED_DTYPES.items()}
 _KIND_NAMES = {f: {"b": "bool", "iu": "an integer type", "fiu": "a numeric type"}[k] for f, k in _KINDS.items()}
 
 
@@ -33,7 +34,8 @@ class Schema:
         self.n_agents = acts.shape[1]
         self.shapes = {f: np.shape(seg.steps[f])[1:] for f in STEP_FIELDS if f in seg.steps}
         self._row_bytes = None
-        bad = [f.name for f in SEGMENT_FIELDS if f.name not in self.shapes or len(self.shapes[f.name]) != len(f.shape_tail)
+        bad = [f.name for f in SEGMENT_FIELDS
+               if f.name not in self.shapes or len(self.shapes[f.name]) != len(f.shape_tail)
                or (f.per_agent and self.shapes[f.name][0] != self.n_agents)]
         if bad:
             raise SegmentError(

@@ -12,8 +12,8 @@ from asyncmarl.platform.schema import ACTION_FIELDS, FINAL_FIELDS
 
 class Episode:
     """One complete episode: ``rows[f]`` is ``[T+1, ...]`` for FINAL_FIELDS (row T after the last step) and
-    ``[T, ...]`` for ACTION_FIELDS (actions, elapsed, reward), in their stored dtypes; ``seg[k]`` are the per-agent segment tables ``[S]``, sorted by
-    (agent, index)."""
+    ``[T, ...]`` for ACTION_FIELDS (actions, elapsed, reward), in their stored dtypes; ``seg[k]`` are the per-agent
+    segment tables ``[S]``, sorted by (agent, index)."""
 
     __slots__ = ("episode_id", "T", "terminated", "extras", "rows", "seg", "nbytes", "ncopy_bytes", "priority")
 

@@ -4,7 +4,6 @@ shard comes back empty while the others keep serving, rejected segments are coun
 under Ray with a killed shard actor; and the periodic whole-episode check."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

@@ -88,6 +88,8 @@ class LoggingConfig:
     wandb_mode: str = "auto"  # auto: online with an API key, else offline; or online/offline/disabled
     log_interval: int = 50  # learner updates between metric logs
     progress: bool = True  # progress bar on the driver
+    wandb_group: str | None = None  # wandb group; None: scenario__algorithm__config hash (a study sets its name)
+    wandb_tags: tuple = ()  # extra wandb tags (a study adds each trial's varying keys, as key=value)
 
     def __post_init__(self):
         if self.wandb_mode not in WANDB_MODES:
@@ -115,7 +117,7 @@ class RunConfig:
             check_run_name(self.name)
 
 
-SEED_LIMIT = 2**32  # numpy, torch and the per-worker seed arithmetic (seed * 1000 + ...) all take it
+SEED_LIMIT = 2**32  # numpy and torch seeds; every stream is a named child of SeedSequence(seed) (platform/seeding.py)
 NAME_MAX_BYTES = 200  # below the usual 255-byte file-name limit, leaving room for the "-<k>" suffix
 
 

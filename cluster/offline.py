@@ -143,7 +143,7 @@ def format_evaluation(result: dict) -> str:
 
 def render_checkpoint(path: str | Path, out: str | Path, seed: int = 0) -> Path:
     """GIF of one greedy episode of a checkpoint's policy (the environment's rgb_array frames)."""
-    from asyncmarl.cluster.driver import write_gif
+    from asyncmarl.cluster.media import write_gif
 
     worker, _ = load_policy_worker(path, seed)
     out = Path(out)

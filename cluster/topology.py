@@ -16,8 +16,8 @@ from asyncmarl.cluster.hosts import LegemHost, RolloutHost, ShardHost
 from asyncmarl.cluster.learner_host import LearnerHost
 from asyncmarl.cluster.roles import Roles, legem_enabled
 from asyncmarl.cluster.validation_memory import existing_cluster
+from asyncmarl.platform import seeding
 
-SEED_STRIDE = 100_003  # a restarted rollout worker gets a fresh seed (and so fresh episode ids)
 PLACEMENT_TIMEOUT_S = 300.0  # how long actors may take to be placed and constructed
 
 
@@ -74,7 +74,7 @@ class Topology:
         return maker.remote(*args) if self.remote else LocalHandle(maker(*args))
 
     def _rollout_seed(self, worker_id: int) -> int:
-        return self.cfg.seed * 1000 + worker_id + SEED_STRIDE * self._incarnation[worker_id]
+        return seeding.rollout_seed(self.cfg.seed, worker_id, self._incarnation[worker_id])
 
     def make_shard(self, s: int):
         return self._new(ShardHost, self.cfg, s, self.info, self.roles)

@@ -56,8 +56,11 @@ class Learner:
             online["atpg"] = ATPG(cfg.atpg_net, online["agent"].input_dim, info.state_dim, mixer.first_width)
         self.online = online.to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
-        opt = torch.optim.Adam if cfg.optimiser == "adam" else torch.optim.RMSprop
-        self.optimiser = opt(self.online.parameters(), lr=cfg.lr)
+        # one fused (Adam) or multi-tensor (RMSprop) kernel over all parameters instead of a Python loop over them
+        if cfg.optimiser == "adam":
+            self.optimiser = torch.optim.Adam(self.online.parameters(), lr=cfg.lr, fused=True)
+        else:
+            self.optimiser = torch.optim.RMSprop(self.online.parameters(), lr=cfg.lr, foreach=True)
         self.version = 0  # completed updates; published with the weights
         self._last_td: tuple[Tensor, Tensor] | None = None  # (micro-TD errors [B, T, X], counted rows [B, T])
 
@@ -120,7 +123,10 @@ class Learner:
             self.target.load_state_dict(state["target"])
         except RuntimeError as e:
             raise ValueError(f"learner checkpoint does not match this learner's networks: {e}") from None
+        kernels = [{k: g[k] for k in ("fused", "foreach") if k in g} for g in self.optimiser.param_groups]
         self.optimiser.load_state_dict(state["optimiser"])
+        for group, kernel in zip(self.optimiser.param_groups, kernels):  # how to step is ours, not the file's
+            group.update(kernel)
         self.version = int(state["version"])
 
     # ------------------------------------------------------------------ training step

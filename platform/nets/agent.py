@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from asyncmarl.platform.envs.base import EnvInfo
+from asyncmarl.platform.nets.gru import gru_sequence
 from asyncmarl.platform.temporal import positional_encoding
 
 
@@ -128,7 +129,7 @@ class AgentNet(nn.Module):
         """GRU states ``[B, L, n, H]`` from :meth:`features` ``[B, L, n, input_dim]``."""
         B, L = feats.shape[:2]
         x = F.relu(self.fc(feats.transpose(0, 1)))  # [L, B, n, E]
-        out, _ = self.gru(x.reshape(L, B * self.n, -1))  # [L, B*n, H]
+        out = gru_sequence(x.reshape(L, B * self.n, -1), self.gru)  # [L, B*n, H]; hand-written backward
         return out.reshape(L, B, self.n, -1).transpose(0, 1)  # [B, L, n, H]
 
     def unroll(self, batch: dict[str, Tensor], view: str = "mac_sjert") -> Tensor:

@@ -52,3 +52,30 @@ def test_single_agent_has_no_one_to_attend():
     assert torch.all(alpha == 0) and torch.all(e_hat == 0)
     w1, b1 = atpg(torch.randn(2, 3, 1, 9), torch.randn(2, 3, 5))
     assert torch.isfinite(w1).all() and (w1 >= 0).all() and (b1 >= 0).all()
+
+
+def test_attend_shortcut_for_one_or_two_agents_equals_the_general_attention():
+    """The 1-2 agent shortcut returns the general attention's values and gives every parameter the same
+    gradient (exactly zero for the queries and keys: one logit left after alpha_ii = 0)."""
+    for n in (1, 2, 3):
+        atpg = _atpg(delta=0.3)  # delta below 1: a lone partner's weight 1 is kept
+        for p in atpg.agent_qkv.parameters():
+            p.data.normal_(0, 1.0)
+        e = torch.randn(3, 7, n, 16, requires_grad=True)
+        g = torch.randn(3, 7, n, 16)
+        ref, _ = atpg.agent_attention(e)
+        (ref * g).sum().backward()
+        ref_grads = (e.grad.clone(), atpg.agent_qkv.weight.grad.clone())
+        e.grad = None
+        atpg.zero_grad(set_to_none=True)
+        out = atpg.attend(e)
+        torch.testing.assert_close(out, ref, rtol=0, atol=0)
+        if out.requires_grad:  # one agent: a constant 0, nothing to differentiate
+            (out * g).sum().backward()
+        got_e = e.grad if e.grad is not None else torch.zeros_like(e)
+        got_w = atpg.agent_qkv.weight.grad
+        got_w = got_w if got_w is not None else torch.zeros_like(ref_grads[1])
+        torch.testing.assert_close(got_e, ref_grads[0], rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(got_w, ref_grads[1], rtol=1e-6, atol=1e-7)
+        if n == 2:
+            assert torch.all(ref_grads[1][:2 * 16] == 0)  # queries and keys get no gradient on either path

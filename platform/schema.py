@@ -8,7 +8,8 @@ fields: ``state``, ``obs``, ``real_obs``, ``action_mask``, ``choosing``) and wha
 (``STEP_ROWS`` fields: ``actions``, ``elapsed``, ``reward``). An episode of ``T`` steps has ``T`` step rows plus
 one final observation row ``T``. In a batch ``T`` is the longest episode (or window) in it; shorter ones are
 zero-padded and masked by ``filled``. The Mac-JERT view keeps the same keys over the squeezed steps (see
-``memory_service/replay/mac_jert.py``).
+``memory_service/replay/mac_jert.py``); the Mac-CERT view is the Mac-JERT batch plus per-agent tables over its
+rows (each agent's own decision rows are a subsequence of the kept rows; ``memory_service/replay/mac_cert.py``).
 """
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 SEGMENT = "segment"  # carried per step by Segment.steps (and, for OBS_ROWS fields, by Segment.final)
-MAC_SJERT, MAC_JERT = "mac_sjert", "mac_jert"  # the two batch views replay builds over the same episodes
-VIEWS = (MAC_SJERT, MAC_JERT)
-_BOTH = frozenset(VIEWS)
+MAC_SJERT, MAC_JERT, MAC_CERT = "mac_sjert", "mac_jert", "mac_cert"  # batch views over the same episodes
+VIEWS = (MAC_SJERT, MAC_JERT, MAC_CERT)
+_BOTH = frozenset(VIEWS)  # every view
+_SQUEEZED = frozenset({MAC_JERT, MAC_CERT})  # views over the squeezed (Mac-JERT) rows
 
 OBS_ROWS = "obs"  # leading axes [B, T+1] in a batch, [L] in a segment: observation rows (row T after the last step)
 STEP_ROWS = "step"  # [B, T] in a batch, [L] in a segment: one row per step
@@ -64,7 +66,7 @@ FIELDS: tuple[Field, ...] = (
     # what rollout workers record each step; replay stores each joint row once
     Field("state", "float32", ("state_dim",), False, OBS_ROWS, _SEG_IN, "float32", _BOTH,
           doc="global state s_t (row T: after the last step)"),
-    Field("obs", "float32", ("n_agents", "obs_dim"), True, OBS_ROWS, _SEG_IN, "float32", frozenset({MAC_JERT}),
+    Field("obs", "float32", ("n_agents", "obs_dim"), True, OBS_ROWS, _SEG_IN, "float32", _SQUEEZED,
           doc="macro-observations (frozen while an action runs)"),
     Field("real_obs", "float32", ("n_agents", "obs_dim"), True, OBS_ROWS, _SEG_IN, "float32",
           frozenset({MAC_SJERT}), doc="real observations of step t (what Mac-SJERT adds)"),
@@ -80,20 +82,29 @@ FIELDS: tuple[Field, ...] = (
     Field("action_end", "bool", _AGENTS, True, STEP_ROWS, doc="that agent's action ends at t (== choosing[:, 1:])"),
     Field("terminated", "float32", learner=_BOTH, doc="1 at the step that finished the task"),
     Field("filled", "float32", learner=_BOTH, doc="1 on real steps, 0 on padding"),
-    Field("t", "int64", (), False, OBS_ROWS, learner=frozenset({MAC_JERT}), optional=True,
+    Field("t", "int64", (), False, OBS_ROWS, learner=_SQUEEZED, optional=True,
           doc="absolute step of each row (windows, Mac-JERT); keeps counting on padding"),
     Field("burn_in", "float32", optional=True, doc="1 on warm-up steps before a window (no loss there)"),
-    Field("discount", "float32", views=frozenset({MAC_JERT}), learner=frozenset({MAC_JERT}),
+    Field("discount", "float32", views=_SQUEEZED, learner=_SQUEEZED,
           doc="gamma ** (steps to the next kept step)"),
-    Field("seg_start", "int64", ("n_agents", K), True, EPISODE, learner=frozenset({MAC_SJERT}),
+    Field("seg_start", "int64", ("n_agents", K), True, EPISODE, learner=frozenset({MAC_SJERT, MAC_CERT}),
           doc="start step of agent i's k-th action"),
-    Field("seg_end", "int64", ("n_agents", K), True, EPISODE, learner=frozenset({MAC_SJERT}),
+    Field("seg_end", "int64", ("n_agents", K), True, EPISODE, learner=frozenset({MAC_SJERT, MAC_CERT}),
           doc="end step (inclusive)"),
     Field("seg_return", "float32", ("n_agents", K), True, EPISODE, learner=frozenset({MAC_SJERT}),
           doc="R_m of that action (ToMacVF eq. 5)"),
-    Field("seg_mask", "float32", ("n_agents", K), True, EPISODE, learner=frozenset({MAC_SJERT}),
+    Field("seg_mask", "float32", ("n_agents", K), True, EPISODE, learner=frozenset({MAC_SJERT, MAC_CERT}),
           doc="1 for real segments"),
+    # the Mac-CERT view: agent i's k-th action runs squeezed rows seg_start..seg_end, it decides again at row
+    # seg_end + 1 (the tables above, re-indexed to squeezed rows as in the Mac-JERT view)
+    Field("cert_return", "float32", ("n_agents", K), True, EPISODE, views=frozenset({MAC_CERT}),
+          learner=frozenset({MAC_CERT}), doc="r_i: the joint reward accumulated over agent i's action, discounted "
+                                             "from its start (Mac-CERT)"),
+    Field("cert_discount", "float32", ("n_agents", K), True, EPISODE, views=frozenset({MAC_CERT}),
+          learner=frozenset({MAC_CERT}), doc="gamma ** (primitive steps agent i's action ran)"),
     Field("episode_id", "int64", (), False, EPISODE, doc="the episode each batch row comes from"),
+    Field("policy_version", "int64", (), False, EPISODE, optional=True,
+          doc="oldest policy version that chose an action in the episode (on-policy batches)"),
     Field("weight", "float32", (), False, EPISODE, optional=True,
           doc="importance weights (prioritised sampler only)"),
     # added to a batch by LeGEM
@@ -111,9 +122,11 @@ BATCH_DTYPES: dict[str, np.dtype] = {f.name: np.dtype(f.dtype) for f in FIELDS}
 
 
 def learner_fields(view: str, segments: bool) -> tuple[Field, ...]:
-    """Fields the learner needs from a ``view`` batch (segment tables only with ``segments``: macro-TD)."""
+    """Fields the learner needs from a ``view`` batch (segment tables only with ``segments``: macro-TD; a
+    Mac-CERT batch always carries its tables)."""
     if view not in VIEWS:
         raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
+    segments = segments or view == MAC_CERT
     return tuple(f for f in FIELDS if view in f.learner and (segments or not f.is_segment_table))
 
 
@@ -125,6 +138,6 @@ def layout_table() -> str:
         if not set(VIEWS) & f.views:
             continue
         shape = "[" + ", ".join([lead[f.rows], *f.shape_tail]) + "]"
-        views = "both" if _BOTH <= f.views else "/".join(v for v in VIEWS if v in f.views)
-        rows.append(f"{f.name:<21} {shape:<28} {f.dtype:<8} {views:<10} {f.doc}")
+        views = "all" if _BOTH <= f.views else "/".join(v for v in VIEWS if v in f.views)
+        rows.append(f"{f.name:<21} {shape:<28} {f.dtype:<8} {views:<19} {f.doc}")
     return "\n".join(rows)

@@ -221,6 +221,10 @@ class OpenEpisode:
         self.ncopy_bytes += seg.length * self.schema.row_bytes() + (self.schema.final_bytes() if seg.is_last else 0)
         self.last_update = now
 
+    def oldest_version(self) -> int:
+        """The oldest policy version among the segments written so far."""
+        return min((r[4] for segs in self.segs for r in segs.values()), default=0)
+
     def field(self, f: str) -> np.ndarray:
         """Field ``f`` of the episode's ``T`` step rows (complete episodes)."""
         return self.schema.unpack(self.packed[: self.T], f)

@@ -54,6 +54,7 @@ def build_rows(episodes: list[Episode], cuts: list[tuple[int, int, int]], n_agen
     # An action ends where its agent chooses next, and every action ends with the episode.
     out["action_end"] = (out["choosing"][:, 1:] | last[..., None]) & filled[..., None]  # [B, T, n]
     out["episode_id"] = np.array([e.episode_id for e in episodes], BATCH_DTYPES["episode_id"])
+    out["policy_version"] = np.array([e.policy_version for e in episodes], BATCH_DTYPES["policy_version"])
     out.update(_segment_tables(episodes, cuts, n_agents))
     return out
 

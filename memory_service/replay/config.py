@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from asyncmarl.platform.schema import VIEWS  # noqa: F401 - re-exported: the batch views a shard builds
+
 SAMPLERS = ("uniform", "prioritized")
 CAPACITY_UNITS = ("episodes", "steps")
-VIEWS = ("mac_sjert", "mac_jert")
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class ReplayConfig:
     incomplete_timeout_s: float = 300.0  # drop an open episode's segments after this long without a new one
     check_overlap_rows: bool = True  # verify that joint rows delivered by several agents' segments agree
     ret_tolerance: float = 1e-3  # max |Segment.ret - R_m recomputed from its rewards| accepted
+    on_policy: bool = False  # FIFO of fresh episodes: each handed out once, oldest first (actor-critic learners)
+    max_policy_lag: int = 0  # on_policy: drop episodes acted by a policy more than this many versions old (0: only the newest)
 
     def __post_init__(self):
         if self.capacity < 1:
@@ -49,5 +52,11 @@ class ReplayConfig:
                 f"replay.window and replay.burn_in must be >= 0 and burn_in needs a window, got window="
                 f"{self.window}, burn_in={self.burn_in}"
             )
+        if self.max_policy_lag < 0:
+            raise ValueError(f"replay.max_policy_lag must be >= 0 versions, got {self.max_policy_lag}")
+        if self.on_policy and (self.sampler != "uniform" or self.window or self.samples_per_insert):
+            raise ValueError(f"replay.on_policy hands out whole fresh episodes once, oldest first: it needs "
+                             f"replay.sampler=uniform, replay.window=0 and replay.samples_per_insert=0 (got "
+                             f"{self.sampler!r}, {self.window}, {self.samples_per_insert})")
         if self.incomplete_timeout_s <= 0:
             raise ValueError(f"replay.incomplete_timeout_s must be > 0, got {self.incomplete_timeout_s}")

@@ -64,7 +64,7 @@ def squeeze(rows: dict[str, np.ndarray], gamma: float) -> dict[str, np.ndarray]:
     out["terminated"] = rows["terminated"][rb, last_step] * fq
     out["action_end"] = rows["action_end"][rb, last_step] & fq[..., None]
     out["burn_in"] = rows["burn_in"][rb, np.minimum(tau[:, :-1], T - 1)] * fq
-    out["episode_id"] = rows["episode_id"]
+    out["episode_id"], out["policy_version"] = rows["episode_id"], rows["policy_version"]
     m = rows["seg_mask"] > 0  # [B, n, K]
     b3 = np.broadcast_to(rb[:, :, None], m.shape)
     s_q = np.where(m, pos[b3, rows["seg_start"]], 0)

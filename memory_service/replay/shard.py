@@ -1,8 +1,8 @@
 """ReplayShard: the plain-class replay role (``ReplayShard`` protocol in :mod:`asyncmarl.platform.roles`).
 
 Segments are reassembled into episodes (:mod:`.assembly`); complete episodes are stored once with per-agent
-segment tables (:mod:`.storage`); ``sample`` builds padded Mac-SJERT or Mac-JERT batches (:mod:`.batch`,
-:mod:`.mac_jert`). Methods are plain and thread-safe; the platform runs each shard inside a
+segment tables (:mod:`.storage`); ``sample`` builds padded Mac-SJERT, Mac-JERT or Mac-CERT batches (:mod:`.batch`,
+:mod:`.mac_jert`, :mod:`.mac_cert`); with ``replay.on_policy`` it is a FIFO handing out each fresh episode once. Methods are plain and thread-safe; the platform runs each shard inside a
 ``cluster.hosts.ShardHost``, in process or as a Ray actor, and routes episodes to shards with
 :func:`.sharding.shard_for`.
 """
@@ -17,6 +17,7 @@ import numpy as np
 from asyncmarl.memory_service.replay import batch as batching
 from asyncmarl.memory_service.replay.assembly import OpenEpisode, Schema, SegmentError
 from asyncmarl.memory_service.replay.config import VIEWS, ReplayConfig
+from asyncmarl.memory_service.replay.mac_cert import cert_view
 from asyncmarl.memory_service.replay.mac_jert import squeeze
 from asyncmarl.memory_service.replay.sampler import PrioritizedSampler, RateLimiter, UniformSampler
 from asyncmarl.memory_service.replay.storage import Episode, EpisodeStorage
@@ -42,7 +43,7 @@ class ReplayShard:
         self.closed: OrderedDict[int, str] = OrderedDict()  # episode id -> why it accepts no more segments
         self._lock = threading.RLock()
         self.counts = dict(inserted_segments=0, rejected_segments=0, dropped_incomplete=0, dropped_segments=0,
-                           sampled_batches=0, rate_limited=0)
+                           sampled_batches=0, rate_limited=0, stale_dropped=0)
 
     # ------------------------------------------------------------------ writing
     def add(self, segments: list[Segment], strict: bool = True) -> int:
@@ -110,18 +111,23 @@ class ReplayShard:
             self.counts["dropped_segments"] += sum(len(s) for s in op.segs)
 
     # ------------------------------------------------------------------ sampling
-    def sample(self, batch_size: int, view: str = "mac_sjert") -> Batch | None:
-        """A padded episode batch (keys in ``platform/roles.py``), or None when fewer than ``min_episodes``
-        complete episodes are stored or the samples-per-insert limit holds."""
-        rows = self.sample_arrays(batch_size, view)
+    def sample(self, batch_size: int, view: str = "mac_sjert", min_version: int | None = None) -> Batch | None:
+        """A padded episode batch (keys in ``platform/schema.py``), or None when fewer than ``min_episodes``
+        complete episodes are stored or the samples-per-insert limit holds. With ``replay.on_policy``: up to
+        ``batch_size`` of the oldest episodes acted by policy version ``min_version`` or newer, each handed out
+        once (None when there is none); older ones are dropped."""
+        rows = self.sample_arrays(batch_size, view, min_version)
         return None if rows is None else batching.to_torch(rows)
 
-    def sample_arrays(self, batch_size: int, view: str = "mac_sjert") -> dict[str, np.ndarray] | None:
+    def sample_arrays(self, batch_size: int, view: str = "mac_sjert",
+                      min_version: int | None = None) -> dict[str, np.ndarray] | None:
         """``sample`` as numpy arrays: what a remote caller should fetch (Ray hands numpy over without copying)."""
         if view not in VIEWS:
             raise ValueError(f"view must be one of {VIEWS}, got {view!r}")
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if self.config.on_policy:
+            return self._take_fresh(int(batch_size), view, int(min_version or 0))
         with self._lock:
             self._expire(self.clock())
             if len(self.storage) < self.config.min_episodes:
@@ -136,15 +142,43 @@ class ReplayShard:
             self.counts["sampled_batches"] += 1
             cuts = [batching.choose_window(e, self.config.window, self.config.burn_in, self.rng) for e in episodes]
         try:
-            rows = batching.build_rows(episodes, cuts, self.schema.n_agents)
-            if view == "mac_jert":
-                rows = squeeze(rows, self.config.gamma)
+            rows = self._view(episodes, cuts, view)
             if weights is not None:
                 rows["weight"] = weights
         finally:
             with self._lock:
                 self.storage.unpin(ids.tolist())
         return rows
+
+    def _view(self, episodes: list[Episode], cuts: list, view: str) -> dict[str, np.ndarray]:
+        rows = batching.build_rows(episodes, cuts, self.schema.n_agents)
+        if view == "mac_jert":
+            rows = squeeze(rows, self.config.gamma)
+        elif view == "mac_cert":
+            rows = cert_view(rows, self.config.gamma)
+        return rows
+
+    def _take_fresh(self, batch_size: int, view: str, min_version: int) -> dict[str, np.ndarray] | None:
+        """On-policy FIFO: drop what is older than ``min_version`` (stored episodes, and open ones that can never
+        complete fresh), then hand out up to ``batch_size`` of the oldest episodes and forget them."""
+        with self._lock:
+            self._expire(self.clock())
+            stale = [eid for eid, ep in self.storage.episodes.items() if ep.policy_version < min_version]
+            for eid in stale:
+                self.storage.remove(eid)
+            self.counts["stale_dropped"] += len(stale)
+            for eid in [eid for eid, op in self.open.items() if op.oldest_version() < min_version]:
+                op = self.open.pop(eid)
+                self._close(eid, "dropped: acted by a policy older than replay.max_policy_lag allows")
+                self.counts["stale_dropped"] += 1
+                self.counts["dropped_segments"] += sum(len(s) for s in op.segs)
+            ids = list(self.storage.episodes)[:batch_size]
+            if not ids:
+                return None
+            episodes = [self.storage.remove(eid) for eid in ids]
+            self.limiter.sampled += len(ids)
+            self.counts["sampled_batches"] += 1
+        return self._view(episodes, [(0, e.T, 0) for e in episodes], view)
 
     def update_priorities(self, episode_ids, priorities) -> None:
         """Prioritised sampler: set the priorities of sampled episodes (e.g. their mean |TD error|)."""

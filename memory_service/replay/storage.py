@@ -13,9 +13,11 @@ from asyncmarl.platform.schema import ACTION_FIELDS, FINAL_FIELDS
 class Episode:
     """One complete episode: ``rows[f]`` is ``[T+1, ...]`` for FINAL_FIELDS (row T after the last step) and
     ``[T, ...]`` for ACTION_FIELDS (actions, elapsed, reward), in their stored dtypes; ``seg[k]`` are the per-agent
-    segment tables ``[S]``, sorted by (agent, index)."""
+    segment tables ``[S]``, sorted by (agent, index); ``policy_version`` is the oldest policy version that chose
+    one of its actions (what on-policy learners check against ``replay.max_policy_lag``)."""
 
-    __slots__ = ("episode_id", "T", "terminated", "extras", "rows", "seg", "nbytes", "ncopy_bytes", "priority")
+    __slots__ = ("episode_id", "T", "terminated", "extras", "rows", "seg", "nbytes", "ncopy_bytes", "priority",
+                 "policy_version")
 
     def __init__(self, op: OpenEpisode):
         T = op.T
@@ -32,6 +34,7 @@ class Episode:
         self.nbytes = sum(v.nbytes for v in self.rows.values()) + sum(v.nbytes for v in self.seg.values())
         self.ncopy_bytes = op.ncopy_bytes + sum(v.nbytes for v in self.seg.values())
         self.priority = 1.0
+        self.policy_version = int(min(cols[6]))
 
     def state(self) -> dict:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -40,7 +43,7 @@ class Episode:
     def from_state(cls, state: dict) -> "Episode":
         ep = cls.__new__(cls)
         for k in cls.__slots__:
-            setattr(ep, k, state[k])
+            setattr(ep, k, state[k] if k != "policy_version" else state.get(k, 0))  # older checkpoints lack it
         return ep
 
 
@@ -69,6 +72,14 @@ class EpisodeStorage:
         self.ncopy_bytes += ep.ncopy_bytes
         self.evict()
 
+    def remove(self, eid: int) -> Episode:
+        """Take episode ``eid`` out of the store (on-policy FIFO: handed out once)."""
+        ep = self.episodes.pop(eid)
+        self.steps -= ep.T
+        self.nbytes -= ep.nbytes
+        self.ncopy_bytes -= ep.ncopy_bytes
+        return ep
+
     def evict(self) -> int:
         """Drop the oldest episodes while over capacity. Strict FIFO: if the oldest is pinned (being sampled),
         the store stays over capacity until ``unpin`` releases it, then eviction resumes."""
@@ -77,10 +88,7 @@ class EpisodeStorage:
             eid = next(iter(self.episodes))
             if self.pins[eid]:
                 break
-            ep = self.episodes.pop(eid)
-            self.steps -= ep.T
-            self.nbytes -= ep.nbytes
-            self.ncopy_bytes -= ep.ncopy_bytes
+            self.remove(eid)
             dropped += 1
         self.evicted += dropped
         return dropped

@@ -332,10 +332,12 @@ class RllibRun:
                 self.final_row.update(row)
                 progress.update(self.c.env_steps, self.c.episodes, self.final_row.get("charts/episodic_return",
                                                                                       float("nan")), self.c.updates, 0.0)
-                if cl.eval_interval and self.c.env_steps >= next_eval:
+                evaluated = bool(cl.eval_interval) and self.c.env_steps >= next_eval
+                if evaluated:
                     self.evaluate()
                     next_eval = self.c.env_steps + cl.eval_interval
-                if self.c.updates >= next_ckpt:
+                # PPO makes few updates (one per iteration): a checkpoint also goes with every evaluation
+                if evaluated or self.c.updates >= next_ckpt:
                     self.checkpoint()
                     next_ckpt = self.c.updates + cl.checkpoint_interval
         finally:
@@ -361,7 +363,7 @@ class RllibRun:
             self._t0 = time.perf_counter()
             self._loop()
             self.checkpoint()
-            if self.stop_reason is None:
+            if self.stop_reason is None and self._eval.get("env_steps") != self.c.env_steps:  # not evaluated yet
                 self.evaluate()
             self._log_curve()
         finally:

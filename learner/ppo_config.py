@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class PpoConfig:
-    train_batch_size: int = 4000  # joint env steps sampled per PPO iteration (one "update" in our metrics)
+    train_batch_size: int = 2000  # joint env steps sampled per PPO iteration (one "update" in our metrics)
     minibatch_size: int = 256  # agent decisions per SGD minibatch
     num_epochs: int = 10  # passes of SGD over each iteration's batch
     gae_lambda: float = 0.95  # GAE lambda over the agent's decisions

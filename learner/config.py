@@ -7,11 +7,20 @@ from typing import Optional
 
 from asyncmarl.learner.ppo_config import PpoConfig
 from asyncmarl.platform.nets import AgentNetConfig
+from asyncmarl.platform.nets.joint import JointNetConfig
 
-ALGOS = ("tomacvf", "avf", "iql", "vdn", "qmix", "qplex", "rllib_ppo")
 SYNC_ALGOS = ("iql", "vdn", "qmix", "qplex")  # every step a decision step; busy agents take the no-op (action 0)
+DDRQN_ALGOS = ("mac_dec_ddrqn", "mac_cen_ddrqn", "mac_dec_maddrqn")  # Xiao et al.'s value-based baselines
+AC_ALGOS = ("mac_iac", "mac_cac", "mac_niacc", "mac_iaicc")  # Xiao et al.'s actor-critic baselines (on-policy)
+ALGOS = ("tomacvf", "avf", *SYNC_ALGOS, "rllib_ppo", *DDRQN_ALGOS, *AC_ALGOS)
+# the replay view each baseline trains on: centralised ones the joint (Mac-JERT) rows, the others add their
+# agents' own decision rows (Mac-CERT)
+BASELINE_VIEWS = {"mac_cen_ddrqn": "mac_jert", "mac_cac": "mac_jert", **{a: "mac_cert" for a in
+                  ("mac_dec_ddrqn", "mac_dec_maddrqn", "mac_iac", "mac_niacc", "mac_iaicc")}}
+CENTRALISED_ACTING = ("mac_cen_ddrqn", "mac_cac")  # one policy over joint macro-actions (centralised execution)
 MIXERS = ("qmix", "vdn", "qplex", "qtran")
-BUFFERS = ("mac_sjert", "mac_jert")
+BUFFERS = ("mac_sjert", "mac_jert", "mac_cert")
+CRITICS = ("history", "state")
 OPTIMISERS = ("adam", "rmsprop")
 TARGET_UPDATES = ("hard", "polyak")
 AVF_SCHEMES = ("D0", "D1", "D2")
@@ -34,12 +43,12 @@ class AtpgConfig:
 
 @dataclass(frozen=True)
 class LearnerConfig:
-    algo: str = "tomacvf"  # tomacvf | avf | iql | vdn | qmix | qplex | rllib_ppo (RLlib's PPO over macro-actions)
+    algo: str = "tomacvf"  # tomacvf | avf | iql | vdn | qmix | qplex | rllib_ppo | mac_dec_ddrqn | mac_cen_ddrqn | mac_dec_maddrqn | mac_iac | mac_cac | mac_niacc | mac_iaicc
     mixer: str = "qmix"  # mixer of tomacvf/avf: qmix | vdn | qplex | qtran (sync algos use their own name's)
     mixing_embed_dim: int = 32  # width of the mixer's hidden layer (QMIX) / hypernetwork output
     hypernet_dim: int = 64  # hidden width of the state hypernetworks
     atpg: bool = True  # tomacvf: mixer first layer from ATPG (False: QMIX hypernetworks on the state)
-    buffer: str = "mac_sjert"  # replay view trained on: mac_sjert | mac_jert (avf: always mac_jert)
+    buffer: str = "mac_sjert"  # replay view trained on: mac_sjert | mac_jert | mac_cert (avf: mac_jert; baselines: their own)
     gamma: float = 0.99  # discount per timestep
     lr: float = 5e-4  # learning rate
     optimiser: str = "adam"  # adam | rmsprop
@@ -55,6 +64,14 @@ class LearnerConfig:
     priority_eta: float = 0.9  # episode priority = eta * max_t |TD| + (1 - eta) * mean_t |TD| (R2D2's mix)
     legem: bool = False  # train on batch["reward_redistributed"] (LeGEM off-beat TD) instead of batch["reward"]
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
+    hysteretic: float = 1.0  # mac_dec_ddrqn/mac_dec_maddrqn Q_i: weight of negative TD errors at the start (1: plain MSE)
+    hysteretic_end: float = 1.0  # ... annealed linearly to this over hysteretic_anneal_updates
+    hysteretic_anneal_updates: int = 0  # updates to anneal the hysteretic weight over (0: hysteretic_end at once)
+    critic: str = "history"  # actor-critic critics: history (GRU over the joint observation) | state (MLP on the state)
+    critic_lr: float = 3e-3  # actor-critic: critic learning rate (lr is the actor's)
+    epochs: int = 1  # actor-critic: gradient steps on each on-policy batch (one learner update)
+    entropy_weight: float = 0.0  # actor-critic: weight of the policy-entropy bonus in the actor loss
+    joint_net: JointNetConfig = field(default_factory=JointNetConfig)  # centralised Q/actor/critic networks
     agent_net: AgentNetConfig = field(default_factory=AgentNetConfig)  # the acting network (rollouts use it too)
     atpg_net: AtpgConfig = field(default_factory=AtpgConfig)  # ATPG sizes
     ppo: PpoConfig = field(default_factory=PpoConfig)  # rllib_ppo only: PPO settings (learner/ppo_config.py)
@@ -100,6 +117,27 @@ class LearnerConfig:
                              "learner.legem=false for algo 'rllib_ppo'")
         if self.atpg and self.mixer == "qtran":
             raise ValueError("learner.mixer 'qtran' has no first mixing layer for ATPG; set learner.atpg=false")
+        if self.critic not in CRITICS:
+            raise ValueError(f"learner.critic must be one of {list(CRITICS)}, got {self.critic!r}")
+        if not 0.0 < self.critic_lr <= 1.0:
+            raise ValueError(f"learner.critic_lr must be in (0, 1], got {self.critic_lr}")
+        for name in ("hysteretic", "hysteretic_end"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"learner.{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.epochs < 1 or self.hysteretic_anneal_updates < 0 or self.entropy_weight < 0:
+            raise ValueError(f"learner.epochs must be >= 1 and learner.hysteretic_anneal_updates and "
+                             f"learner.entropy_weight >= 0, got {self.epochs}, {self.hysteretic_anneal_updates}, "
+                             f"{self.entropy_weight}")
+        if self.algo in BASELINE_VIEWS:
+            want = BASELINE_VIEWS[self.algo]
+            if self.buffer != want:
+                raise ValueError(f"learner.buffer must be {want!r} for algo {self.algo!r}, got {self.buffer!r}")
+            if self.agent_net.temporal or self.legem:
+                raise ValueError(f"algo {self.algo!r} uses the plain recurrent agent network without LeGEM: set "
+                                 f"learner.agent_net.temporal=false and learner.legem=false")
+        elif self.buffer == "mac_cert":
+            raise ValueError(f"learner.buffer 'mac_cert' is for the decentralised baselines "
+                             f"{[a for a, v in BASELINE_VIEWS.items() if v == 'mac_cert']}, not {self.algo!r}")
 
     @property
     def mixer_name(self) -> str:
@@ -112,3 +150,16 @@ class LearnerConfig:
     @property
     def synchronous(self) -> bool:
         return self.algo in SYNC_ALGOS
+
+    @property
+    def on_policy(self) -> bool:
+        """Actor-critic baselines: trained on fresh episodes only (``replay.on_policy``)."""
+        return self.algo in AC_ALGOS
+
+    @property
+    def policy(self) -> str:
+        """How rollout workers act: ``greedy`` (epsilon-greedy on per-agent Q values), ``stochastic`` (sample
+        per-agent policies), ``central_greedy`` / ``central_stochastic`` (one network over joint actions)."""
+        central = self.algo in CENTRALISED_ACTING
+        stochastic = self.algo in AC_ALGOS
+        return ("central_" if central else "") + ("stochastic" if stochastic else "greedy")

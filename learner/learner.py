@@ -1,15 +1,10 @@
-"""The value-factorisation learner: ToMacVF, AVF and the synchronous IQL/VDN/QMIX/QPLEX, one training step
-read top to bottom in :meth:`Learner._losses`.
+"""The Learner: what every algorithm family shares -- device, online and target networks, one optimiser, the version
+counter, target updates, replay priorities, the checkpoint format and the published acting network -- around
+one family's training step, chosen once from ``learner.algo``:
 
-* ToMacVF (``algo: tomacvf``, ToMacVF Algorithm 1): temporal agent network, ATPG-generated mixer first layer,
-  micro-TD at every step (eq. 13, n-step or TD(lambda)) plus macro-TD at each agent's segment end with
-  gamma ** duration (eq. 14), conditional double-Q argmax of To-Mac-IGM: only agents whose action ends choose in
-  the max, the others keep their running action evaluated at their advanced t_m. One gradient step on
-  micro + macro_td_weight * macro (Algorithm 1 takes the macro step separately; one combined step is our choice).
-* AVF (``algo: avf``, Marchesini, Xiao & Amato): the Mac-JERT (squeezed) view, the batch's per-row ``discount``
-  gamma ** tau, conditional double-Q target, update schemes D0/D1/D2 for agents still inside an action.
-* Synchronous (``iql|vdn|qmix|qplex``): every step a decision step; busy agents are treated as taking the no-op
-  (action 0, the only available action).
+* value factorisation (:mod:`.families.value_factorisation`): ToMacVF, AVF, IQL/VDN/QMIX/QPLEX;
+* DDRQN (:mod:`.families.ddrqn`): Mac-Dec-DDRQN, Mac-Cen-DDRQN, Mac-Dec-MADDRQN;
+* actor-critic (:mod:`.families.actor_critic`): Mac-IAC, Mac-CAC, Mac-NIACC, Mac-IAICC (on-policy).
 """
 from __future__ import annotations
 
@@ -18,18 +13,12 @@ import dataclasses
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from asyncmarl.learner.atpg import ATPG
 from asyncmarl.learner.batch import prepare_batch
 from asyncmarl.learner.config import LearnerConfig
-from asyncmarl.learner.mixers import make_mixer
-from asyncmarl.learner.targets import (NEG, conditional_argmax, discounted_segment_returns, gather_rows,
-                                       lambda_returns, macro_targets, nstep_returns, sanitize_available)
+from asyncmarl.learner.families import make_family
 from asyncmarl.platform.envs.base import EnvInfo
-from asyncmarl.platform.nets import make_agent_net
-from asyncmarl.platform.nets.agent import sequence_inputs
 
 
 def resolve_device(name: str) -> torch.device:
@@ -41,44 +30,40 @@ def resolve_device(name: str) -> torch.device:
 
 
 class Learner:
-    """Owns the agent network, mixer, ATPG, their targets and the optimiser. Plain class (see roles.Learner)."""
+    """Owns the family's networks, their targets and the optimiser. Plain class (see roles.Learner)."""
 
     def __init__(self, cfg: LearnerConfig, info: EnvInfo):
         if not isinstance(cfg, LearnerConfig):
             raise ValueError(f"cfg must be a LearnerConfig, got {type(cfg).__name__}")
         self.cfg, self.info = cfg, info
         self.device = resolve_device(cfg.device)
-        self.view = cfg.buffer
-        mixer = make_mixer(cfg.mixer_name, info.n_agents, info.n_actions, info.state_dim, cfg.mixing_embed_dim,
-                           cfg.hypernet_dim)
-        online = nn.ModuleDict({"agent": make_agent_net(cfg.agent_net, info), "mixer": mixer})
-        if cfg.atpg:
-            online["atpg"] = ATPG(cfg.atpg_net, online["agent"].input_dim, info.state_dim, mixer.first_width)
-        self.online = online.to(self.device)
+        self.family = make_family(cfg, info)
+        self.view = self.family.view
+        self.online = self.family.build().to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
+        groups = self.family.param_groups(self.online)
         # one fused (Adam) or multi-tensor (RMSprop) kernel over all parameters instead of a Python loop over them
         if cfg.optimiser == "adam":
-            self.optimiser = torch.optim.Adam(self.online.parameters(), lr=cfg.lr, fused=True)
+            self.optimiser = torch.optim.Adam(groups, lr=cfg.lr, fused=True)
         else:
-            self.optimiser = torch.optim.RMSprop(self.online.parameters(), lr=cfg.lr, foreach=True)
+            self.optimiser = torch.optim.RMSprop(groups, lr=cfg.lr, foreach=True)
         self.version = 0  # completed updates; published with the weights
-        self._last_td: tuple[Tensor, Tensor] | None = None  # (micro-TD errors [B, T, X], counted rows [B, T])
+        self._last_td: tuple[Tensor, Tensor] | None = None  # (TD errors [B, T, X], counted rows [B, T])
 
     # ------------------------------------------------------------------ public API
     def update(self, batch: dict[str, Tensor]) -> dict[str, float]:
-        """One gradient step on an episode batch; returns namespaced metrics."""
-        b = prepare_batch(batch, self.info, self.view, self.device, self.cfg.legem, need_segments=self._macro_td)
+        """One update on an episode batch (one gradient step; ``learner.epochs`` steps for the on-policy
+        actor-critic families); returns namespaced metrics (of the last step)."""
+        b = prepare_batch(batch, self.info, self.view, self.device, self.cfg.legem,
+                          need_segments=self.family.needs_segments)
         self.online.train()
-        loss, metrics, td = self._losses(b)
-        self.optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        clip = self.cfg.grad_clip if self.cfg.grad_clip > 0 else float("inf")
-        grad_norm = nn.utils.clip_grad_norm_(self.online.parameters(), clip)
-        self.optimiser.step()
+        for _ in range(self.family.epochs):
+            out, grad_norm = self._step(b)
         self.version += 1
         self._update_target()
-        valid = b["filled"] * (1.0 - b["burn_in"]) if "burn_in" in b else b["filled"]
-        self._last_td = (td.detach(), valid)  # priorities are computed only when asked for (no device sync)
+        if out.td is not None:
+            self._last_td = (out.td.detach(), out.valid)  # priorities are computed only when asked for (no sync)
+        metrics = out.metrics
         out = {k: float(v) for k, v in metrics.items()}
         out.update({"learner/grad_norm": float(grad_norm), "learner/version": float(self.version),
                     "learner/lr": self.cfg.lr})
@@ -97,9 +82,21 @@ class Learner:
         pr = eta * err.amax((1, 2)) + (1.0 - eta) * err.sum((1, 2)) / count
         return (pr + 1e-3).cpu().numpy()
 
+    def _step(self, b: dict[str, Tensor]):
+        """One gradient step of the family's losses: (Losses, gradient norm before clipping)."""
+        out = self.family.losses(self.online, self.target, b, self.version)
+        self.optimiser.zero_grad(set_to_none=True)
+        out.loss.backward()
+        clip = self.cfg.grad_clip if self.cfg.grad_clip > 0 else float("inf")
+        grad_norm = nn.utils.clip_grad_norm_(self.online.parameters(), clip)
+        self.optimiser.step()
+        return out, grad_norm
+
     def get_weights(self) -> tuple[int, dict[str, Tensor]]:
-        """(version, CPU state_dict of the agent network) for rollout workers."""
-        return self.version, {k: v.detach().to("cpu", copy=True) for k, v in self.online["agent"].state_dict().items()}
+        """(version, CPU state_dict of the acting network) for rollout workers: the agent network, or the
+        centralised network of the centrally executed baselines."""
+        net = self.online[self.family.acting]
+        return self.version, {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()}
 
     def state_dict(self) -> dict:
         """Networks, targets, optimiser and counters (a deep copy: safe to keep while training goes on)."""
@@ -130,113 +127,6 @@ class Learner:
         self.version = int(state["version"])
 
     # ------------------------------------------------------------------ training step
-    @property
-    def _macro_td(self) -> bool:
-        return self.cfg.algo == "tomacvf" and self.view == "mac_sjert" and self.cfg.macro_td_weight > 0
-
-    def _forward(self, nets: nn.ModuleDict, feats: Tensor, eval_elapsed: Tensor, state: Tensor):
-        h = nets["agent"].hiddens_from_features(feats)  # [B, T+1, n, H]
-        q = nets["agent"].q_values(h, eval_elapsed)  # [B, T+1, n, A]
-        first = nets["atpg"](feats, state) if "atpg" in nets else None  # ([B, T+1, n, E], [B, T+1, E])
-        return q, first
-
-    def _losses(self, b: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor], Tensor]:
-        """(loss, metrics, micro-TD errors [B, T, X] on counted rows)."""
-        cfg = self.cfg
-        B, T, n = b["actions"].shape
-        A = self.info.n_actions
-        inp = sequence_inputs(b, self.view)
-        agent = self.online["agent"]
-        feats = agent.features(inp["obs"], inp["prev_action"], inp["prev_elapsed"], inp["t"])  # [B, T+1, n, F]
-        state = b["state"]  # [B, T+1, S]
-        q_all, first = self._forward(self.online, feats, inp["eval_elapsed"], state)
-        with torch.no_grad():
-            tq_all, tfirst = self._forward(self.target, feats, inp["eval_elapsed"], state)
-
-        # what the agents did and could do; synchronous learners see busy agents take the no-op
-        choosing, avail, actions = b["choosing"], b["action_mask"], b["actions"]  # [B,T+1,n] [B,T+1,n,A] [B,T,n]
-        if cfg.synchronous:
-            noop = F.one_hot(torch.zeros_like(choosing, dtype=torch.long), A).bool()
-            actions = torch.where(choosing[:, :T], actions, 0)
-            avail = torch.where(choosing.unsqueeze(-1), avail, noop)
-            choosing = torch.ones_like(choosing)
-        avail = sanitize_available(avail)
-
-        # ---- prediction Q_tot(h_t, m_t, t_m) at rows 0..T-1
-        q_taken = q_all[:, :T].gather(-1, actions.unsqueeze(-1)).squeeze(-1)  # [B, T, n]
-        v_greedy = q_all[:, :T].masked_fill(~avail[:, :T], NEG).max(-1).values  # [B, T, n]
-        busy = ~choosing[:, :T]
-        vs = torch.where(busy, q_taken, v_greedy)
-        q_in = q_taken
-        if cfg.algo == "avf" and cfg.avf_scheme == "D1":  # no gradient into agents still inside an action
-            q_in, vs = torch.where(busy, q_taken.detach(), q_taken), torch.where(busy, vs.detach(), vs)
-        elif cfg.algo == "avf" and cfg.avf_scheme == "D2":  # their utilities do not enter Q_tot
-            q_in, vs = q_taken.masked_fill(busy, 0.0), vs.masked_fill(busy, 0.0)
-        onehot = F.one_hot(actions, A).float()  # [B, T, n, A]
-        mixer = self.online["mixer"]
-        q_tot = mixer(q_in, state[:, :T], vs=vs, actions=onehot, first=_rows(first, 0, T))  # [B, T, X]
-
-        # ---- bootstrap values of rows 1..T: conditional (double-Q) argmax, target networks
-        with torch.no_grad():
-            select = q_all[:, 1:] if cfg.double_q else tq_all[:, 1:]
-            a_next = conditional_argmax(select, avail[:, 1:], choosing[:, 1:], actions)  # [B, T, n]
-            tq_next = tq_all[:, 1:].gather(-1, a_next.unsqueeze(-1)).squeeze(-1)  # [B, T, n]
-            if cfg.algo == "avf" and cfg.avf_scheme == "D2":
-                tq_next = tq_next.masked_fill(~choosing[:, 1:], 0.0)
-            v_next = self.target["mixer"](tq_next, state[:, 1:], vs=tq_next, actions=F.one_hot(a_next, A).float(),
-                                          first=_rows(tfirst, 1, T + 1))  # [B, T, X]
-            reward = b["reward_redistributed"] if cfg.legem else b["reward"]  # [B, T]
-            discount = b["discount"] if self.view == "mac_jert" else torch.full_like(reward, cfg.gamma)
-            args = (reward, discount, b["terminated"], b["filled"], v_next)
-            if cfg.td_lambda is not None:
-                target = lambda_returns(*args, cfg.td_lambda)
-            else:
-                target = nstep_returns(*args, cfg.n_step)  # [B, T, X]
-
-        # rows that count: real steps after any burn-in warm-up, weighted by prioritised-sampling weights
-        valid = b["filled"] * (1.0 - b["burn_in"]) if "burn_in" in b else b["filled"]  # [B, T]
-        weight = b["weight"].reshape(B, 1) if "weight" in b else torch.ones_like(valid[:, :1])  # [B, 1]
-        filled = valid.unsqueeze(-1)  # [B, T, 1]
-        X = q_tot.shape[-1]
-        denom = filled.sum().clamp(min=1.0) * X
-        td = (q_tot - target) * filled
-        micro = (td ** 2 * weight.unsqueeze(-1)).sum() / denom
-        loss = micro
-        metrics = {"losses/micro_td": micro.detach(), "td/abs_error_mean": td.abs().sum().detach() / denom,
-                   "q/taken_mean": (q_taken * filled).sum().detach() / (filled.sum().clamp(min=1.0) * n),
-                   "q/total_mean": (q_tot * filled).sum().detach() / denom,
-                   "q/target_mean": (target * filled).sum().detach() / denom}
-
-        if self._macro_td:  # eq. 14 at each agent's segment end
-            seg_return = b["seg_return"]
-            if cfg.legem:
-                seg_return = discounted_segment_returns(reward, b["seg_start"], b["seg_end"], cfg.gamma)
-            start, m_target = macro_targets(b["seg_start"], b["seg_end"], seg_return, b["terminated"], v_next,
-                                            cfg.gamma)  # [B, n, K], [B, n, K, X]
-            m_pred = gather_rows(q_tot, start)
-            m_mask = b["seg_mask"]  # [B, n, K]
-            if "burn_in" in b:  # segments that start inside the warm-up do not count
-                m_mask = m_mask * (1.0 - b["burn_in"].gather(1, start.reshape(B, -1)).reshape(start.shape))
-            m_err = ((m_pred - m_target) ** 2).sum(-1) * m_mask * weight.unsqueeze(-1)
-            macro = m_err.sum() / (m_mask.sum().clamp(min=1.0) * X)
-            loss = loss + cfg.macro_td_weight * macro
-            metrics["losses/macro_td"] = macro.detach()
-
-        if cfg.mixer_name == "qtran":  # Qtran-base's L_opt and L_nopt tie sum_i Q_i to Q_jt
-            a_greedy = conditional_argmax(q_all[:, :T].detach(), avail[:, :T], choosing[:, :T], actions)
-            q_greedy = q_all[:, :T].gather(-1, a_greedy.unsqueeze(-1)).squeeze(-1)  # [B, T, n]
-            q_jt_greedy = mixer(q_greedy.detach(), state[:, :T], actions=F.one_hot(a_greedy, A).float())
-            v_jt = mixer.v(state[:, :T])
-            opt = q_greedy.sum(-1, keepdim=True) - q_jt_greedy.detach() + v_jt
-            nopt = (q_taken.sum(-1, keepdim=True) - q_tot.detach() + v_jt).clamp(max=0.0)
-            l_opt = ((opt * filled) ** 2 * weight.unsqueeze(-1)).sum() / denom
-            l_nopt = ((nopt * filled) ** 2 * weight.unsqueeze(-1)).sum() / denom
-            loss = loss + l_opt + l_nopt
-            metrics.update({"losses/qtran_opt": l_opt.detach(), "losses/qtran_nopt": l_nopt.detach()})
-
-        metrics["losses/total"] = loss.detach()
-        return loss, metrics, td
-
     def _update_target(self) -> None:
         with torch.no_grad():
             if self.cfg.target_update == "polyak":
@@ -244,11 +134,3 @@ class Learner:
                     tp.lerp_(p, self.cfg.tau)
             elif self.version % self.cfg.target_update_interval == 0:
                 self.target.load_state_dict(self.online.state_dict())
-
-
-def _rows(first, lo: int, hi: int):
-    """Rows lo..hi-1 of ATPG's (w1, b1), or None."""
-    if first is None:
-        return None
-    w1, b1 = first
-    return w1[:, lo:hi], b1[:, lo:hi]

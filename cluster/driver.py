@@ -50,7 +50,11 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 def check_resumable(saved: dict, cfg: RunConfig) -> None:
     """Raise :class:`CheckpointError` naming the keys that differ from the checkpoint's config."""
     a, b = _flatten(saved), _flatten(config_to_dict(cfg))
-    diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k)
+    defaults = _flatten(config_to_dict(RunConfig()))
+    # a field added to the code after the checkpoint was written is no difference while it keeps its default
+    # (new fields default to the behaviour that existed before them)
+    added = {k for k in set(b) - set(a) if k in defaults and b[k] == defaults[k]}
+    diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in added
                   and not k.startswith("logging.") and k not in RESUMABLE_CHANGES)
     if diff:
         shown = "; ".join(f"{k}: checkpoint {a.get(k)!r}, now {b.get(k)!r}" for k in diff[:6])

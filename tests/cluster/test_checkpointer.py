@@ -83,3 +83,20 @@ def test_a_failed_cluster_ends_the_run_with_a_final_checkpoint_and_one_line(tiny
     saved = load_checkpoint(d.last_checkpoint)
     assert saved["counters"]["updates"] >= 3 and saved["counters"]["env_steps"] < 5000
     assert read_metrics(d.run_dir)[-1]["stopped"].startswith("gave up: the Ray cluster failed")
+
+
+def test_a_field_added_after_the_checkpoint_keeps_the_run_resumable_at_its_default():
+    from asyncmarl.cluster.checkpoint import CheckpointError
+    from asyncmarl.cluster.config import config_to_dict, load_config
+    from asyncmarl.cluster.driver import check_resumable
+
+    cfg = load_config("tiny")
+    saved = config_to_dict(cfg)
+    del saved["cluster"]["stall_warn_s"]  # a checkpoint written before the field existed
+    check_resumable(saved, cfg)
+    changed = load_config("tiny", ["learner.lr=0.123"])
+    with pytest.raises(CheckpointError, match="learner.lr"):
+        check_resumable(saved, changed)
+    del saved["learner"]["n_step"]  # a new field set away from its default is a difference
+    with pytest.raises(CheckpointError, match="learner.n_step"):
+        check_resumable(saved, load_config("tiny", ["learner.n_step=3"]))

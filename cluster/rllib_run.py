@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -216,13 +217,14 @@ def _row_from_result(result: dict) -> tuple[dict, int, int]:
 class RllibRun:
     """One ``rllib_ppo`` training run (see :func:`train_rllib`)."""
 
-    def __init__(self, cfg: RunConfig, run_dir: str | Path | None = None, resume: str | Path | None = None):
+    def __init__(self, cfg: RunConfig, run_dir: str | Path | None = None, resume: str | Path | None = None,
+                 hooks: tuple[Callable, ...] = ()):
         from asyncmarl.cluster.driver import check_resumable
         from asyncmarl.cluster.rundir import run_dir_of
 
         if cfg.learner.algo != ALGO:
             raise ValueError(f"train_rllib runs learner.algo {ALGO!r}, got {cfg.learner.algo!r}")
-        self.cfg, self.resume_state = cfg, None
+        self.cfg, self.resume_state, self.hooks = cfg, None, tuple(hooks)
         if resume is not None:
             ckpt = resolve_checkpoint(resume)
             self.resume_state = load_checkpoint(ckpt)
@@ -300,6 +302,9 @@ class RllibRun:
     def _time_s(self) -> float:
         return self.c.elapsed_s + time.perf_counter() - self._t0
 
+    def request_stop(self, reason: str = "requested") -> None:
+        self.stop_reason = reason
+
     def _on_signal(self, signum, _frame) -> None:
         if self.stop_reason is not None:  # second signal: stop now
             raise KeyboardInterrupt
@@ -327,6 +332,8 @@ class RllibRun:
                             "perf/env_steps_per_s": (self.c.env_steps - last[1]) / dt,
                             "perf/updates_per_s": (self.c.updates - last[2]) / dt})
                 last = (now, self.c.env_steps, self.c.updates)
+                for hook in self.hooks:  # like the driver's: hook(run) once per iteration (progress reports, stops)
+                    hook(self)
                 self.metrics.write(row)
                 self.wandb.log(row, step=self.c.env_steps)
                 self.final_row.update(row)
@@ -395,12 +402,15 @@ class RllibRun:
         self.wandb.log_media("media/learning_curve", path, step=self.c.env_steps)
 
 
-def train_rllib(cfg: RunConfig, run_dir: str | Path | None = None, resume: str | Path | None = None) -> dict:
+def train_rllib(cfg: RunConfig, run_dir: str | Path | None = None, resume: str | Path | None = None,
+                hooks: tuple[Callable, ...] = ()) -> dict:
     """Train ``learner.algo: rllib_ppo`` with RLlib on this process's Ray session (started here if none runs);
     returns the final metrics with the keys :meth:`asyncmarl.cluster.driver.Driver.run` returns.
 
-    ``resume``: a run directory or checkpoint of an ``rllib_ppo`` run (same config, except how long/where)."""
-    return RllibRun(cfg, run_dir=run_dir, resume=resume).run()
+    ``resume``: a run directory or checkpoint of an ``rllib_ppo`` run (same config, except how long/where).
+    ``hooks``: called as ``hook(run)`` after every PPO iteration; ``run.c`` has the driver's counters' names
+    (env_steps, episodes, updates) and ``run.request_stop(reason)`` ends the run after the iteration."""
+    return RllibRun(cfg, run_dir=run_dir, resume=resume, hooks=hooks).run()
 
 
 __all__ = ["EpisodeMetrics", "RllibPolicy", "RllibRun", "build_module", "env_config", "ppo_config", "train_rllib"]

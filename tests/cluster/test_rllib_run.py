@@ -108,7 +108,9 @@ def rllib_run(tmp_path_factory, ray_session):
 
     root = tmp_path_factory.mktemp("runs")
     cfg = _cfg(root)
-    return cfg, root, train_rllib(cfg)
+    seen = []  # what a hook sees once per PPO iteration (asyncmarl study's progress reports read run.c)
+    final = train_rllib(cfg, hooks=(lambda run: seen.append((run.c.env_steps, run.c.updates)),))
+    return cfg, root, final | {"hook_calls": seen}
 
 
 @pytest.mark.slow
@@ -124,6 +126,7 @@ def test_run_directory_metrics_and_checkpoints(rllib_run):
     rows = read_metrics(run_dir)
     train_rows = [r for r in rows if "losses/policy_loss" in r]
     assert [r["updates"] for r in train_rows] == [1, 2, 3]
+    assert final["hook_calls"] == [(r["env_steps"], r["updates"]) for r in train_rows]
     assert [r["env_steps"] for r in train_rows] == sorted(r["env_steps"] for r in train_rows)
     assert all(np.isfinite(r["charts/episodic_return"]) and r["charts/episodic_length"] > 0 for r in train_rows)
     assert train_rows[-1]["episodes"] == final["episodes"] > 0
@@ -171,3 +174,13 @@ def test_resume_continues_and_refuses_another_config(rllib_run):
     assert after["counters"]["elapsed_s"] > before["counters"]["elapsed_s"]
     resumes = (Path(final["run_dir"]) / "resumes.jsonl").read_text().splitlines()
     assert len(resumes) == 1 and json.loads(resumes[0])
+
+
+@pytest.mark.slow
+def test_a_hook_can_stop_the_run(tmp_path, ray_session):
+    from asyncmarl.cluster.rllib_run import train_rllib
+
+    final = train_rllib(_cfg(tmp_path, "cluster.total_env_steps=100000"),
+                        hooks=(lambda run: run.request_stop("enough"),))
+    assert final["stopped"] == "enough" and final["updates"] == 1
+    assert load_checkpoint(final["checkpoint"])["counters"]["updates"] == 1  # saved on the way out

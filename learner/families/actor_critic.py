@@ -120,6 +120,7 @@ class ActorCriticFamily(Family):
         else:
             critic_loss = (((G - v[:, :K]) * mask) ** 2).sum() / count
         adv = (G - v[:, :K]).detach()  # [B, K, n]
+        self.last_targets = {"returns": G, "values": v[:, :K].detach(), "advantages": adv}  # [B, K, n] each
         agent = online["agent"]
         logp_all = masked_log_softmax(agent.q_values(agent.hiddens_from_features(feats))[:, :K], c["avail"][:, :K])
         logp = logp_all.gather(-1, c["action"].clamp(min=0).unsqueeze(-1)).squeeze(-1)  # [B, K, n]
@@ -146,6 +147,7 @@ class ActorCriticFamily(Family):
             G = nstep_returns(b["reward"], b["discount"], b["terminated"], filled, tv[:, 1:], cfg.n_step)[..., 0]
         critic_loss = (((G - v[:, :T, 0]) * filled) ** 2).sum() / filled.sum().clamp(min=1.0)
         adv = (G - v[:, :T, 0]).detach()  # [B, T]
+        self.last_targets = {"returns": G, "values": v[:, :T, 0].detach(), "advantages": adv}  # [B, T] each
         # the policy over the joint actions the running agents allow (the one it sampled from)
         allowed = joint_allowed(b["action_mask"][:, :T], b["choosing"][:, :T], actions)  # [B, T, A^n]
         logp_all = masked_log_softmax(online["joint"](joint_obs(b))[:, :T], allowed)

@@ -33,6 +33,7 @@ class Family:
 
     def __init__(self, cfg: LearnerConfig, info: EnvInfo):
         self.cfg, self.info = cfg, info
+        self.last_targets: dict[str, Tensor] = {}  # the last step's targets and chosen actions (tests, analysis)
 
     @property
     def view(self) -> str:

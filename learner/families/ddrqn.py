@@ -89,6 +89,7 @@ class DDRQNFamily(Family):
         td = (q_taken - y) * filled.unsqueeze(-1)  # [B, T, 1]
         w = weight.reshape(-1, 1, 1) if weight is not None else 1.0
         loss = (td ** 2 * w).sum() / filled.sum().clamp(min=1.0)
+        self.last_targets.update({"central": y.squeeze(-1), "central_action": a_next})  # [B, T] each
         metrics.update({"losses/cen_td": loss.detach(),
                         "q/cen_taken_mean": (q_taken.squeeze(-1) * filled).sum().detach() / filled.sum().clamp(min=1.0),
                         "q/cen_target_mean": (y.squeeze(-1) * filled).sum().detach() / filled.sum().clamp(min=1.0)})
@@ -116,6 +117,7 @@ class DDRQNFamily(Family):
                 a_next = own.diagonal(dim1=1, dim2=3)  # [B, K, n]: own[b, i, k, i], agent i's own component
             v_next = tq[:, 1:].gather(-1, a_next.unsqueeze(-1)).squeeze(-1)  # [B, K, n]
             y = per_agent_nstep(c["reward"], c["discount"], c["terminated"], mask, v_next, cfg.n_step)
+        self.last_targets.update({"decentral": y, "decentral_action": a_next})  # [B, K, n] each
         td = (y - q_taken) * mask
         h = self.hysteretic(version)
         td_h = torch.where(td < 0, h * td, td)  # hysteretic: negative errors count h times (max(h td, td))

@@ -49,7 +49,7 @@ def cert_sequences(b: dict[str, Tensor]) -> dict[str, Tensor]:
     t_start (absolute step of the decision) ``[B, K, n]``.
     """
     rows = decision_rows(b)  # [B, n, K+1]
-    start = rows[..., :-1]  # [B, n, K]
+    start = torch.where(b["seg_mask"] > 0, b["seg_start"], 0).long()  # [B, n, K] (a step row, also on padding)
     action = at_agent_rows(b["actions"], start)  # [B, K, n]
     none = torch.full_like(action[:, :1], -1)
     mask = b["seg_mask"].transpose(1, 2)  # [B, K, n]

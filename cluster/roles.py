@@ -20,7 +20,9 @@ def make_rollout(cfg: RunConfig, worker_id: int, seed: int) -> contracts.Rollout
 
     return RolloutWorker(cfg.rollout, cfg.env.scenario, cfg.learner.agent_net, env_settings=cfg.env.settings,
                          view=cfg.learner.buffer, gamma=cfg.learner.gamma, worker_id=worker_id,
-                         num_workers=cfg.cluster.num_rollout_workers, seed=seed, trajectories=legem_enabled(cfg))
+                         num_workers=cfg.cluster.num_rollout_workers, seed=seed, trajectories=legem_enabled(cfg),
+                         policy=cfg.learner.policy, joint_net=cfg.learner.joint_net,
+                         max_policy_lag=cfg.replay.max_policy_lag if cfg.replay.on_policy else None)
 
 
 def make_shard(cfg: RunConfig, shard_id: int, info: EnvInfo) -> contracts.ReplayShard:

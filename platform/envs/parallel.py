@@ -106,14 +106,12 @@ class AsyncParallelEnv(ParallelEnv):
         row = self._fast_row(actions)
         step = self.core.step_row(row) if row is not None else self.core.step(self._checked_actions(actions))
         obs, infos = self._obs(step), self._infos(step)
-        r = float(step.reward[0])
-        term = bool(step.terminated[0])
-        trunc = bool(step.truncated[0]) and not term
         agents = self.agents
-        rewards = dict.fromkeys(agents, r)
-        terms = dict.fromkeys(agents, term)
-        truncs = dict.fromkeys(agents, trunc)
-        if term or step.truncated[0]:
+        term, trunc = step.terminated[0], step.truncated[0]
+        rewards = dict.fromkeys(agents, step.reward.item())
+        terms = dict.fromkeys(agents, bool(term))
+        truncs = dict.fromkeys(agents, bool(trunc and not term))
+        if term or trunc:
             self.agents = []
         return obs, rewards, terms, truncs, infos
 
@@ -123,17 +121,17 @@ class AsyncParallelEnv(ParallelEnv):
         if type(actions) is not dict or len(actions) != self._n:
             return None
         try:
-            row = [actions[a] for a in self.possible_agents]
+            row = list(map(actions.__getitem__, self.possible_agents))
         except KeyError:
             return None
-        n_actions = self.core.n_actions
-        for i, v in enumerate(row):
+        for v in row:
             if type(v) is not int:
-                if type(v) not in _NUMPY_INTS:
+                if not all(type(v) in _NUMPY_INTS or type(v) is int for v in row):
                     return None
-                row[i] = v = int(v)
-            if not 0 <= v < n_actions:
-                return None
+                row = [int(v) for v in row]
+                break
+        if min(row) < 0 or max(row) >= self.core.n_actions:
+            return None
         return row
 
     def _checked_actions(self, actions: dict) -> np.ndarray:

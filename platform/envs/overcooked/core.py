@@ -19,6 +19,7 @@ from asyncmarl.platform.envs.overcooked import layout as L
 from asyncmarl.platform.envs.overcooked import macro
 from asyncmarl.platform.envs.overcooked.kitchen import Kitchen
 from asyncmarl.platform.envs.overcooked.render import render_ansi, render_rgb
+from asyncmarl.platform.envs.overcooked.scalar import ScalarStepper
 from asyncmarl.platform.envs.overcooked.settings import OvercookedSettings
 
 # Observation entry -> (item slot, 0 x / 1 y / 2 chop progress), in the reference's vector order.
@@ -77,6 +78,8 @@ class OvercookedEnv(BatchedEnv):
         self.mask = np.ones((B, n, self.n_actions), bool)  # [B, 3, n_actions] every macro-action is always allowed
         self.mask.flags.writeable = False
         self.pos = np.zeros((B, L.N_ITEMS), np.int64)  # [B, 11] true item cells after the last step or reset
+        # at B = 1 a plain-Python stepper runs the same rules (the arrays above are written by sync())
+        self._sc = ScalarStepper(self) if B == 1 else None
 
     # ------------------------------------------------------------------ observations
     def _views(self, pos: np.ndarray):
@@ -122,6 +125,11 @@ class OvercookedEnv(BatchedEnv):
 
     # ------------------------------------------------------------------ BatchedEnv
     def _reset(self, where: np.ndarray, seeds: np.ndarray) -> Step:
+        if self._sc is not None:
+            if not where[0] and self._last is not None:
+                return self._last
+            self._sc.reset()
+            return self._sc.reset_step()
         idx = np.flatnonzero(where)
         self.kitchen.reset(idx)
         self.bel[idx] = self.lay.init_pos
@@ -138,7 +146,32 @@ class OvercookedEnv(BatchedEnv):
         self.macro_obs[idx] = real[idx]
         return self._make_step(real, state)
 
+    def validate_actions(self, actions) -> np.ndarray:
+        """The base class's checks, short-cut at B = 1 when the actions are integers in range (every macro-action
+        is always allowed); anything else gets the base class's checks and errors."""
+        if (self._sc is not None and type(actions) is np.ndarray and actions.dtype.kind in "iu"
+                and actions.shape == (1, 3) and not (self._sc.terminated or self._sc.truncated)):
+            row = actions[0].tolist()
+            if min(row) >= 0 and max(row) < self.n_actions:
+                return actions.astype(np.int64, copy=False)
+        return super().validate_actions(actions)
+
+    def step_row(self, row: list[int]) -> Step:
+        """B = 1: Python ints straight to the plain-Python stepper (every macro-action is always allowed)."""
+        sc = self._sc
+        if sc is not None and self._last is not None and not (sc.terminated or sc.truncated) and len(row) == 3:
+            n = self.n_actions
+            for v in row:
+                if type(v) is not int or not 0 <= v < n:
+                    break
+            else:
+                self._last = step = sc.step(row)
+                return step
+        return super().step_row(row)  # the array path: same result, or the detailed error
+
     def _step(self, actions: np.ndarray) -> Step:
+        if self._sc is not None:
+            return self._sc.step(actions[0].tolist())
         s = self.settings
         choose = self.mac_done
         self.cur_mac = np.where(choose, actions, self.cur_mac)
@@ -160,7 +193,15 @@ class OvercookedEnv(BatchedEnv):
         return self._make_step(real, state)
 
     def render_rgb(self, index: int = 0) -> np.ndarray:
+        self.sync()
         return render_rgb(self, index)
 
     def render_ansi(self, index: int = 0) -> str:
+        self.sync()
         return render_ansi(self, index)
+
+    def sync(self) -> None:
+        """At B = 1, write the plain-Python stepper's state into the arrays (rendering and inspection read
+        those); nothing to do for B > 1."""
+        if self._sc is not None:
+            self._sc.export()

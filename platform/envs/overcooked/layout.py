@@ -180,6 +180,33 @@ class Navigator:
         self.floor = [bool(f) for f in floor]  # plain list: the search indexes it cell by cell
         self.table = np.full((N_CELLS, N_CELLS, N_CELLS + 1, N_CELLS + 1), -1, np.int8)
         self.rare: dict[tuple, int] = {}
+        self.memo: dict[int, int] = {}  # the table's entries as a dict of Python ints, for single-agent lookups
+
+    def move(self, start: int, target: int, mate0: int, mate1: int, blocked: tuple[int, ...] = ()) -> int:
+        """One agent's first move in plain ints (the single-copy stepper's lookup), exactly what ``__call__``
+        gives for that entry: teammate cells ``mate0``, ``mate1`` (``NONE``: none), believed floor items
+        ``blocked`` (cells)."""
+        if mate0 == start:
+            mate0 = self.NONE
+        if mate1 == start:
+            mate1 = self.NONE
+        lo, hi = (mate0, mate1) if mate0 <= mate1 else (mate1, mate0)
+        if blocked:
+            key = (start, target, lo, hi, tuple(sorted(set(blocked))))
+            mv = self.rare.get(key)
+            if mv is None:
+                mv = self.rare[key] = astar_first_move(self.floor, start, target,
+                                                       tuple(c for c in (lo, hi) if c < N_CELLS), key[4])
+            return mv
+        k = ((start * N_CELLS + target) * (N_CELLS + 1) + lo) * (N_CELLS + 1) + hi
+        mv = self.memo.get(k)
+        if mv is None:
+            mv = int(self.table[start, target, lo, hi])
+            if mv < 0:
+                mv = astar_first_move(self.floor, start, target, tuple(c for c in (lo, hi) if c < N_CELLS))
+                self.table[start, target, lo, hi] = mv
+            self.memo[k] = mv
+        return mv
 
     def __call__(self, start: np.ndarray, target: np.ndarray, mates: np.ndarray,
                  blocked: np.ndarray | None = None) -> np.ndarray:

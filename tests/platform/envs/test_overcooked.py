@@ -95,6 +95,7 @@ def test_passing_over_the_counter_map_b():
     assert len(steps) == 20
     assert sum(float(s.reward[0]) for s in steps) == pytest.approx(8.0, abs=1e-4)
     assert float(steps[-1].reward[0]) == pytest.approx(9.9, abs=1e-5)
+    env.sync()  # B = 1 runs the plain-Python stepper: write its state into the arrays read below
     k = env.kitchen
     assert k.knife_hold[0, :2].tolist() == [L.T, -1] and k.chop[0, L.T] == 3 and (k.hold[0] == -1).all()
     # agent_1 put the tomato on the divider at step 6; agent_0 ended "get tomato" holding it at step 13
@@ -112,6 +113,7 @@ def test_go_to_counter_reference_takes_one_more_step(name):
     steps = play(env, [[], [COUNTER], []])
     assert len(steps) == 3 and [bool(s.choosing[0, 1]) for s in steps] == [False, False, True]
     assert [float(s.reward[0]) for s in steps] == pytest.approx([-0.1] * 3, abs=1e-6)
+    env.sync()
     assert env.kitchen.apos[0, 1] == L.cell(3, 4) and (env.kitchen.hold[0] == -1).all()
     assert np.array_equal(steps[1].state, steps[2].state)  # the extra step changes nothing in the kitchen
 
@@ -123,6 +125,7 @@ def test_go_to_counter_ends_on_arrival_with_the_fix(name):
     env = make_batched(name, 1, counter_ends_on_arrival=True)
     steps = play(env, [[], [COUNTER], []])
     assert len(steps) == 2 and [bool(s.choosing[0, 1]) for s in steps] == [False, True]
+    env.sync()
     assert env.kitchen.apos[0, 1] == L.cell(3, 4)
     carrying = [[STAY] * 10 + [TOMATO, KNIFE1, CHOP], [TOMATO, COUNTER], []]
     ref = play(make_batched(name, 1), carrying)
@@ -145,6 +148,7 @@ def test_wrong_delivery_respawns_the_plate():
     assert float(steps[-1].reward[0]) == pytest.approx(-5.1, abs=1e-5)
     assert sum(float(s.reward[0]) for s in steps) == pytest.approx(-6.1, abs=1e-4)
     assert not steps[-1].terminated[0]
+    env.sync()  # B = 1 runs the plain-Python stepper: write its state into the arrays read below
     k = env.kitchen
     assert k.hold[0, 2] == -1 and k.positions()[0, L.P1] == L.cell(5, 6) and k.grid[0, L.cell(5, 6)] == L.PLATE
     assert steps[-1].state[0, 9:11].tolist() == pytest.approx([5 / 7, 6 / 7])
@@ -161,6 +165,7 @@ def test_wrong_dish_respawns_plate_and_food():
     assert len(steps) == 45 and not steps[-1].done[0]
     assert sum(float(s.reward[0]) for s in steps) == pytest.approx(10.5, abs=1e-4)
     assert float(steps[-1].reward[0]) == pytest.approx(-5.1, abs=1e-5)
+    env.sync()
     k, lay = env.kitchen, env.lay
     pos = k.positions()[0]
     assert pos[[L.T, L.L, L.P1]].tolist() == lay.init_pos[[L.T, L.L, L.P1]].tolist()
@@ -250,6 +255,7 @@ def test_macro_observation_frozen_while_busy():
 
 
 def _snapshot(env):
+    env.sync()  # B = 1 runs the plain-Python stepper: write its state into the arrays read below
     k = env.kitchen
     return [x.copy() for x in (k.grid, k.apos, k.ipos, k.holder, k.hold, k.in_plate, k.chop, k.knife_hold,
                                env.bel, env.cur_mac, env.mac_done, env.macro_obs, env.t, env.last.state)]

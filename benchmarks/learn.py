@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import time
 from pathlib import Path
 
@@ -24,23 +23,12 @@ import numpy as np
 from asyncmarl.cluster import train
 from asyncmarl.cluster.config import load_config
 from asyncmarl.cluster.presets import method_presets
+from asyncmarl.cluster.study import curve_rows
 
 
 def preset_name(scenario: str, algo: str) -> str:
     """The run preset of ``scenario`` (``wtd-e``) and method ``algo`` (``tomacvf_no_atpg``)."""
     return f"{scenario.replace('-', '')}_{algo}"
-
-
-def read_curve(run_dir: Path) -> list[dict]:
-    """Evaluation rows of a run's metrics.jsonl, each with the episodes and wall time logged just before it."""
-    curve, last = [], {}
-    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-        row = json.loads(line) if line.strip() else {}
-        if "eval/return_mean" in row:
-            curve.append({"episodes": last.get("episodes", 0), "time_s": last.get("time_s", 0.0), **row})
-        else:
-            last.update({k: row[k] for k in ("episodes", "time_s") if k in row})
-    return curve
 
 
 def main() -> None:
@@ -65,10 +53,10 @@ def main() -> None:
         t0 = time.perf_counter()
         final = train(cfg)
         wall = time.perf_counter() - t0
-        curve = read_curve(Path(final["run_dir"]))
+        curve = curve_rows(final["run_dir"])  # evaluations, as asyncmarl study records them
         results.append({"seed": seed, "final": final, "curve": curve, "wall_s": wall})
         last = curve[-1] if curve else {}
-        print(f"seed {seed}: greedy return {last.get('eval/return_mean', float('nan')):.1f} after "
+        print(f"seed {seed}: greedy return {last.get('return_mean', float('nan')):.1f} after "
               f"{final.get('episodes')} episodes, {final.get('env_steps')} env steps, {wall:.0f} s", flush=True)
 
     with open(out / "curves.csv", "w", newline="") as f:
@@ -77,22 +65,22 @@ def main() -> None:
         for r in results:
             for row in r["curve"]:
                 w.writerow([r["seed"], row.get("env_steps"), row.get("episodes"), row.get("time_s"),
-                            row["eval/return_mean"], row.get("eval/return_ci95")])
+                            row["return_mean"], row.get("return_ci95")])
     _plot(results, out / "curves.png", f"{a.scenario} {a.algo}")
 
-    finals = np.array([r["curve"][-1]["eval/return_mean"] for r in results if r["curve"]])
+    finals = np.array([r["curve"][-1]["return_mean"] for r in results if r["curve"]])
     metric_keys = sorted({k for r in results if r["curve"] for k in r["curve"][-1]
-                          if k.startswith("eval/") and k.endswith("_mean") and k != "eval/return_mean"})
+                          if k.endswith("_mean") and k != "return_mean"})
     print()
     print("| scenario | algo | seeds | final greedy return (mean ± std) | " +
-          " | ".join(k.removeprefix("eval/") for k in metric_keys) + " | episodes | env steps | wall s |")
+          " | ".join(metric_keys) + " | episodes | env steps | wall s |")
     print("|---|---|---:|---:|" + "---:|" * len(metric_keys) + "---:|---:|---:|")
     metrics = [np.mean([r["curve"][-1].get(k, np.nan) for r in results if r["curve"]]) for k in metric_keys]
     curves = [r["curve"] for r in results if r["curve"]]
-    auc = np.mean([np.mean([row["eval/return_mean"] for row in c]) for c in curves])
+    auc = np.mean([np.mean([row["return_mean"] for row in c]) for c in curves])
     print(f"mean greedy return over all evaluations (area under the curve / evaluations): {auc:.1f}")
     if a.threshold is not None:
-        firsts = [next((row.get("env_steps") for row in c if row["eval/return_mean"] >= a.threshold), None)
+        firsts = [next((row.get("env_steps") for row in c if row["return_mean"] >= a.threshold), None)
                   for c in curves]
         hit = [f for f in firsts if f is not None]
         print(f"first evaluation at or above {a.threshold:g}: {len(hit)}/{len(firsts)} seeds, env steps "
@@ -115,7 +103,7 @@ def _plot(results: list[dict], path: Path, title: str) -> None:
         c = r["curve"]
         if not c:
             continue
-        ret = [row["eval/return_mean"] for row in c]
+        ret = [row["return_mean"] for row in c]
         axes[0].plot([row.get("episodes", 0) for row in c], ret, label=f"seed {r['seed']}")
         axes[1].plot([row.get("time_s", 0) for row in c], ret)
     axes[0].set_xlabel("episodes")

@@ -6,6 +6,8 @@
     asyncmarl plot RUN_DIR ... --out curves.png
     asyncmarl list
     asyncmarl show CONFIG [key=value ...]
+    asyncmarl study STUDY.yaml [--out DIR]
+    asyncmarl report DIR [...] [--out DIR]
     asyncmarl --version
 
 Bad configs, checkpoints and cluster addresses end with one ``error:`` line and exit status 2, before anything
@@ -120,6 +122,21 @@ def _list(_a) -> int:
     return 0
 
 
+def _study(a) -> int:
+    from asyncmarl.cluster.study import run_study
+
+    summary = run_study(a.study, a.out, a.address)
+    print(json.dumps(summary))
+    return 1 if summary["failed"] else 0
+
+
+def _report(a) -> int:
+    from asyncmarl.cluster.report import write_report
+
+    print(f"wrote {write_report(a.dirs, a.out, a.threshold)}")
+    return 0
+
+
 def _show(a) -> int:
     from asyncmarl.cluster.fields import show_lines
 
@@ -165,6 +182,16 @@ def parser() -> argparse.ArgumentParser:
     cv.set_defaults(fn=_convert)
     ls = command("list", "scenarios, algorithms and presets")
     ls.set_defaults(fn=_list)
+    st = command("study", "run a study (presets x seeds x grid) as Ray Tune trials; rerun to resume it")
+    st.add_argument("study", metavar="STUDY.yaml", help="study file (see studies/)")
+    st.add_argument("--out", metavar="DIR", help="study folder (default: studies/results/<name>)")
+    st.add_argument("--address", help="Ray cluster to attach to (default: RAY_ADDRESS, else a local instance)")
+    st.set_defaults(fn=_study)
+    rp = command("report", "markdown tables and PNG figures (one per scenario) of study folders")
+    rp.add_argument("dirs", nargs="+", metavar="DIR", help="study folders (asyncmarl study --out)")
+    rp.add_argument("--out", metavar="DIR", help="where report.md and figures/ go (default: the study folder)")
+    rp.add_argument("--threshold", type=float, help="greedy return to count seeds reaching (default: the study's)")
+    rp.set_defaults(fn=_report)
     sh = command("show", "the resolved config of a preset: every field's value, default, origin and meaning")
     sh.add_argument("config", metavar="CONFIG", help="preset name (asyncmarl list) or YAML path")
     sh.add_argument("overrides", nargs="*", help="key=value overrides, e.g. learner.lr=0.001")

@@ -49,15 +49,18 @@ def algo_label(cfg) -> str:
 
 
 def run_group(cfg) -> str:
-    """wandb group: scenario, algorithm variant and a short hash of the config without seed, name and logging
-    (runs that differ only by seed share it; the hash separates configs with the same scenario and variant)."""
+    """wandb group: ``logging.wandb_group`` when set (a study's name), else scenario, algorithm variant and a
+    short hash of the config without seed, name and logging (runs that differ only by seed share it; the hash
+    separates configs with the same scenario and variant)."""
     from asyncmarl.cluster.config import config_group_key
 
+    if cfg.logging.wandb_group:
+        return cfg.logging.wandb_group
     return f"{cfg.env.scenario}__{algo_label(cfg)}__{config_group_key(cfg)[:6]}"
 
 
 def run_tags(cfg) -> list[str]:
-    """wandb tags: scenario, its family, algorithm, variant switches and runtime."""
+    """wandb tags: scenario, its family, algorithm, variant switches, runtime and ``logging.wandb_tags``."""
     from asyncmarl.platform.envs import spec
 
     lc = cfg.learner
@@ -68,7 +71,7 @@ def run_tags(cfg) -> list[str]:
         tags.append("atpg" if lc.atpg else "no-atpg")
     if lc.legem:
         tags.append("legem")
-    return tags
+    return tags + [t for t in cfg.logging.wandb_tags if t not in tags]
 
 
 def run_config(cfg, code: dict | None = None) -> dict:

@@ -7,7 +7,7 @@ Three kinds of files, one format (sections of :class:`asyncmarl.cluster.config.R
 - ``scenarios/<scenario>.yaml``: one scenario (``base: families/...``, ``env.scenario``, the table's column
   for it, the budget);
 - ``methods/<method>.yaml``: one algorithm or ablation (``learner`` keys only), with ``applies_to`` naming the
-  scenario families (``macro``, ``offbeat``) it is meant for.
+  scenario families (``macro``, ``offbeat``) it is meant for and ``label`` its name in study reports.
 
 The run preset ``<scenario>_<method>`` (``wtde_tomacvf``, ``boxpushing6_avf``, ``staghunter_qmix_legem``) is
 the scenario file with the method file merged on top, exactly as if a file said
@@ -29,7 +29,7 @@ from asyncmarl.cluster.validation import ConfigError
 
 PRESET_DIR = Path(__file__).resolve().parent / "configs"
 SCENARIO_DIR, METHOD_DIR, FAMILY_DIR = "scenarios", "methods", "families"
-META_KEYS = ("base", "applies_to")  # preset-file keys that are not config fields
+META_KEYS = ("base", "applies_to", "label")  # preset-file keys that are not config fields
 
 
 def parse_yaml(text: str, source: str) -> Any:
@@ -63,15 +63,15 @@ def _stems(folder: str) -> list[str]:
 
 
 @lru_cache(maxsize=None)
-def _file_meta(path: Path, mtime: float) -> tuple[str | None, tuple[str, ...]]:
-    """(env.scenario, applies_to) of a shipped scenario or method file (cached per modification time)."""
+def _file_meta(path: Path, mtime: float) -> tuple[str | None, tuple[str, ...], str | None]:
+    """(env.scenario, applies_to, label) of a shipped scenario or method file (cached per modification time)."""
     node = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     scenario = (node.get("env") or {}).get("scenario")
     applies = node.get("applies_to") or ()
-    return scenario, tuple([applies] if isinstance(applies, str) else applies)
+    return scenario, tuple([applies] if isinstance(applies, str) else applies), node.get("label")
 
 
-def _meta(folder: str, stem: str) -> tuple[str | None, tuple[str, ...]]:
+def _meta(folder: str, stem: str) -> tuple[str | None, tuple[str, ...], str | None]:
     path = PRESET_DIR / folder / f"{stem}.yaml"
     return _file_meta(path, path.stat().st_mtime)
 
@@ -84,6 +84,11 @@ def scenario_presets() -> dict[str, str]:
 def method_presets() -> dict[str, tuple[str, ...]]:
     """``{method: scenario families it applies to}`` of ``methods/*.yaml``."""
     return {m: _meta(METHOD_DIR, m)[1] for m in _stems(METHOD_DIR)}
+
+
+def method_label(method: str) -> str:
+    """The method's name in reports (its file's ``label``, else the method name)."""
+    return _meta(METHOD_DIR, method)[2] or method
 
 
 def composed_presets() -> dict[str, tuple[str, str]]:
@@ -161,7 +166,8 @@ def read_layers(preset_or_path: str, seen: tuple[str, ...] = ()) -> list[tuple[s
                 + read_layers(f"{METHOD_DIR}/{parts[1]}", seen + (preset_or_path,)))
     node = _read_file(path)
     base = node.pop("base", None)
-    node.pop("applies_to", None)
+    for key in META_KEYS[1:]:
+        node.pop(key, None)
     try:
         source = str(path.relative_to(PRESET_DIR).with_suffix(""))
     except ValueError:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from asyncmarl.learner.config import AtpgConfig
+from asyncmarl.platform.nets.packing import RowPacking
 
 
 class ATPG(nn.Module):
@@ -40,12 +41,17 @@ class ATPG(nn.Module):
         self.gen_w1 = nn.Sequential(nn.Linear(2 * d + state_dim, g), nn.ReLU(), nn.Linear(g, first_width))
         self.gen_b1 = nn.Sequential(nn.Linear(d + state_dim, g), nn.ReLU(), nn.Linear(g, first_width))
 
-    def temporal(self, feats: Tensor) -> Tensor:
-        """e ``[B, L, n, d]`` from per-agent features ``[B, L, n, F]`` (causal over L, per agent)."""
+    def temporal(self, feats: Tensor, packing: RowPacking | None = None) -> Tensor:
+        """e ``[B, L, n, d]`` from per-agent features ``[B, L, n, F]`` (causal over L, per agent); with
+        ``packing``, packed rows ``[R, n, .]`` in and out (the attention itself runs on the padded layout)."""
         # projections on the contiguous [B, L, n, .] layout (a Linear on a transposed view becomes a slow bmm)
-        q, k, v = (x.transpose(1, 2) for x in self.tem_qkv(self.embed(feats)).chunk(3, dim=-1))  # [B, n, L, d]
+        qkv = self.tem_qkv(self.embed(feats))
+        if packing is not None:
+            qkv = packing.unpack(qkv)  # [B, L, n, 3d], zeros on padding (causal: real rows never see them)
+        q, k, v = (x.transpose(1, 2) for x in qkv.chunk(3, dim=-1))  # [B, n, L, d]
         e = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # [B, n, L, d]
-        return e.transpose(1, 2).contiguous()  # [B, L, n, d]
+        e = e.transpose(1, 2)  # [B, L, n, d]
+        return packing.pack(e) if packing is not None else e.contiguous()
 
     def agent_attention(self, e: Tensor) -> tuple[Tensor, Tensor]:
         """(ê ``[B, L, n, d]``, alpha ``[B, L, n, n]``) across agents at each step."""
@@ -74,10 +80,10 @@ class ATPG(nn.Module):
         v = F.linear(e, self.agent_qkv.weight[2 * self.d:])  # W_V only
         return v.flip(-2)
 
-    def forward(self, feats: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, feats: Tensor, state: Tensor, packing: RowPacking | None = None) -> tuple[Tensor, Tensor]:
         """Non-negative (w1 ``[B, L, n, E]``, b1 ``[B, L, E]``) from features ``[B, L, n, F]`` and state
-        ``[B, L, S]``."""
-        e = self.temporal(feats)
+        ``[B, L, S]``; with ``packing``, every ``[B, L]`` is the packed ``[R]`` instead."""
+        e = self.temporal(feats, packing)
         e_hat = self.attend(e)
         n = feats.shape[-2]
         s = state.unsqueeze(-2).expand(*state.shape[:-1], n, state.shape[-1])

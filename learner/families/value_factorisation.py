@@ -24,6 +24,7 @@ from asyncmarl.learner.targets import (NEG, conditional_argmax, discounted_segme
                                        lambda_returns, macro_targets, nstep_returns, sanitize_available)
 from asyncmarl.platform.nets import make_agent_net
 from asyncmarl.platform.nets.agent import sequence_inputs
+from asyncmarl.platform.nets.packing import RowPacking
 
 
 class ValueFactorisation(Family):
@@ -52,10 +53,17 @@ class ValueFactorisation(Family):
     def _macro_td(self) -> bool:
         return self.cfg.algo == "tomacvf" and self.cfg.buffer == "mac_sjert" and self.cfg.macro_td_weight > 0
 
-    def _forward(self, nets: nn.ModuleDict, feats: Tensor, eval_elapsed: Tensor, state: Tensor):
-        h = nets["agent"].hiddens_from_features(feats)  # [B, T+1, n, H]
-        q = nets["agent"].q_values(h, eval_elapsed)  # [B, T+1, n, A]
-        first = nets["atpg"](feats, state) if "atpg" in nets else None  # ([B, T+1, n, E], [B, T+1, E])
+    def _forward(self, nets: nn.ModuleDict, feats: Tensor, eval_elapsed: Tensor, state: Tensor,
+                 packing: RowPacking | None):
+        """q ``[B, T+1, n, A]`` and ATPG's (w1 ``[B, T+1, n, E]``, b1 ``[B, T+1, E]``) or None. With ``packing``
+        the inputs are the packed real rows ``[R, ...]`` and the outputs are zero on padding rows."""
+        steps = packing.steps if packing is not None else None
+        h = nets["agent"].hiddens_from_features(feats, steps)  # [B, T+1, n, H] or [R, n, H]
+        q = nets["agent"].q_values(h, eval_elapsed)  # [B, T+1, n, A] or [R, n, A]
+        first = nets["atpg"](feats, state, packing) if "atpg" in nets else None  # ([.., n, E], [.., E])
+        if packing is not None:
+            q = packing.unpack(q)
+            first = tuple(packing.unpack(x) for x in first) if first is not None else None
         return q, first
 
     def _losses(self, b: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor], Tensor]:
@@ -67,9 +75,14 @@ class ValueFactorisation(Family):
         agent = self.online["agent"]
         feats = agent.features(inp["obs"], inp["prev_action"], inp["prev_elapsed"], inp["t"])  # [B, T+1, n, F]
         state = b["state"]  # [B, T+1, S]
-        q_all, first = self._forward(self.online, feats, inp["eval_elapsed"], state)
+        # the networks see each episode's real rows only (steps and final observation row), not the padding
+        packing = RowPacking.of_batch(b["filled"])
+        net_in = (feats, inp["eval_elapsed"], state)
+        if packing is not None:
+            net_in = tuple(packing.pack(x) for x in net_in)  # [R, ...]
+        q_all, first = self._forward(self.online, *net_in, packing)
         with torch.no_grad():
-            tq_all, tfirst = self._forward(self.target, feats, inp["eval_elapsed"], state)
+            tq_all, tfirst = self._forward(self.target, *net_in, packing)
 
         # what the agents did and could do; synchronous learners see busy agents take the no-op
         choosing, avail, actions = b["choosing"], b["action_mask"], b["actions"]  # [B,T+1,n] [B,T+1,n,A] [B,T,n]

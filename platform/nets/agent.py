@@ -13,13 +13,14 @@ is a one-hidden-layer MLP on [h, f_e(t_m)]; a missing previous action (-1, first
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from asyncmarl.platform.envs.base import EnvInfo
-from asyncmarl.platform.nets.gru import gru_sequence
+from asyncmarl.platform.nets.gru import gru_packed, gru_sequence
 from asyncmarl.platform.temporal import positional_encoding
 
 
@@ -125,8 +126,14 @@ class AgentNet(nn.Module):
         prev_action/prev_elapsed ``[B, L, n]``, t ``[B, L]``. One fused GRU call for all agents."""
         return self.hiddens_from_features(self.features(obs, prev_action, prev_elapsed, t))
 
-    def hiddens_from_features(self, feats: Tensor) -> Tensor:
-        """GRU states ``[B, L, n, H]`` from :meth:`features` ``[B, L, n, input_dim]``."""
+    def hiddens_from_features(self, feats: Tensor, steps: Sequence[int] | None = None) -> Tensor:
+        """GRU states ``[B, L, n, H]`` from :meth:`features` ``[B, L, n, input_dim]``; with ``steps`` (a
+        :class:`~asyncmarl.platform.nets.packing.RowPacking`'s), ``[R, n, H]`` from packed features
+        ``[R, n, input_dim]`` (episodes of different lengths, no padding)."""
+        if steps is not None:
+            R = feats.shape[0]
+            x = F.relu(self.fc(feats)).reshape(R * self.n, -1)  # each step's rows: its episodes x agents
+            return gru_packed(x, [s * self.n for s in steps], self.gru).view(R, self.n, -1)
         B, L = feats.shape[:2]
         x = F.relu(self.fc(feats.transpose(0, 1)))  # [L, B, n, E]
         out = gru_sequence(x.reshape(L, B * self.n, -1), self.gru)  # [L, B*n, H]; hand-written backward

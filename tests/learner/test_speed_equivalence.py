@@ -1,6 +1,7 @@
 """The learner's fast paths give the same training as reference implementations: nn.GRU's autograd instead
 of the hand-written GRU backward, the general matmul agent attention instead of its one/two-agent shortcut,
-and the per-parameter (for-loop) Adam instead of the fused one. Fixed seed, fixed batches sampled from a real
+the per-parameter (for-loop) Adam instead of the fused one, and every padded row instead of the packed real
+rows. Fixed seed, fixed batches sampled from a real
 replay shard fed by real scenarios: losses, TD errors, priorities after several updates agree within
 1e-5, and so do the parameters (up to what Adam's per-element normalisation makes of rounding, below)."""
 import dataclasses
@@ -16,6 +17,7 @@ from asyncmarl.memory_service.replay.shard import ReplayShard
 from asyncmarl.memory_service.replay.synthetic import scripted_segments
 from asyncmarl.platform.envs import EnvInfo, make_batched
 from asyncmarl.platform.nets import AgentNetConfig
+from asyncmarl.platform.nets.packing import RowPacking
 
 G = 0.98
 NET = AgentNetConfig(hidden_dim=32, embed_dim=32)  # the default preset's sizes (boxpushing6_tomacvf)
@@ -52,10 +54,12 @@ def _compare(cfg, info, batches, monkeypatch, updates=4):
     with monkeypatch.context() as m:  # the reference implementations
         m.setattr(agent_module, "gru_sequence", lambda x, gru: gru(x)[0])  # nn.GRU's own autograd
         m.setattr(ATPG, "attend", lambda self, e: self.agent_attention(e)[0])  # the general attention
+        m.setattr(RowPacking, "of_batch", staticmethod(lambda filled: None))  # every row, padding included
         torch.manual_seed(0)
         ref = Learner(cfg, info)
         ref.optimiser = torch.optim.Adam(ref.online.parameters(), lr=cfg.lr, foreach=False, fused=False)
         want = _train(ref, batches, updates)
+    assert any(RowPacking.of_batch(torch.as_tensor(x["filled"])) is not None for x in batches)  # padding to skip
     torch.manual_seed(0)
     fast = Learner(cfg, info)
     got = _train(fast, batches, updates)

@@ -2,9 +2,10 @@
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 import asyncmarl.platform.nets.gru as gru_module
-from asyncmarl.platform.nets.gru import gru_sequence
+from asyncmarl.platform.nets.gru import gru_packed, gru_sequence
 
 
 def _grads(out_fn, x, gru, weight):
@@ -60,7 +61,39 @@ def test_gradcheck_in_double_precision():
     x = torch.randn(6, 2, 3, dtype=torch.float64, requires_grad=True)
     params = tuple(p.detach().clone().requires_grad_(True) for p in gru.parameters())
     # analytic gradients of the whole unroll against finite differences, for the input and all four parameters
-    assert torch.autograd.gradcheck(gru_module._GRUUnroll.apply, (x, *params))
+    steps = (2,) * 6
+    assert torch.autograd.gradcheck(gru_module._GRUUnroll.apply, (x.reshape(12, 3), steps, *params))
+    packed = torch.randn(9, 3, dtype=torch.float64, requires_grad=True)  # lengths 4, 3, 2
+    assert torch.autograd.gradcheck(gru_module._GRUUnroll.apply, (packed, (3, 3, 2, 1), *params))
+
+
+@pytest.mark.parametrize("chunk", [1 << 16, 40, 1])
+def test_packed_sequences_of_different_lengths_match_nn_gru(monkeypatch, chunk):
+    monkeypatch.setattr(gru_module, "CHUNK_ELEMENTS", chunk)  # chunks that start and end inside length changes
+    torch.manual_seed(3)
+    gru = nn.GRU(4, 5)
+    lengths = torch.tensor([9, 9, 6, 3, 3, 1])
+    padded = torch.randn(9, 6, 4)
+    packed = pack_padded_sequence(padded, lengths)
+    data = packed.data.clone().requires_grad_(True)
+    weight = torch.randn(data.shape[0], 5)
+    ref = gru(PackedSequence(data, packed.batch_sizes))[0].data
+    (ref * weight).sum().backward()
+    ref_grads = [data.grad.clone()] + [p.grad.clone() for p in gru.parameters()]
+    data.grad = None
+    gru.zero_grad(set_to_none=True)
+    out = gru_packed(data, packed.batch_sizes.tolist(), gru)
+    torch.testing.assert_close(out, ref.detach(), rtol=0, atol=0)
+    (out * weight).sum().backward()
+    for g, r in zip([data.grad] + [p.grad for p in gru.parameters()], ref_grads):
+        torch.testing.assert_close(g, r, rtol=1e-5, atol=1e-6)
+
+
+def test_bad_step_sizes_are_refused():
+    gru = nn.GRU(4, 5)
+    for steps in ((3, 4), (4, 0), (4, 2)):  # increasing, an empty step, not summing to the rows
+        with pytest.raises(ValueError, match="non-increasing and sum to the 7 rows"):
+            gru_packed(torch.randn(7, 4), steps, gru)
 
 
 def test_unsupported_configurations_are_refused():

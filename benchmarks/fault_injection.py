@@ -7,8 +7,8 @@ Three runs, each a child process with its own local Ray instance (2 CPUs, 2 roll
 LeGEM on Stag-Hunter so all four roles exist):
 1. fault-free;
 2. faulted: each of rollout actor, replay shard, learner and LeGEM is killed ``--kills`` times at random env-step
-   marks (``ray.kill``, as ``kill -9`` of the actor process); after the first checkpoint past 40% of the run the
-   parent ``SIGKILL``s the whole driver process group;
+   marks (``ray.kill``, as ``kill -9`` of the actor process; a learner kill waits for the first checkpoint); at a
+   random point between 40% and 60% of the run the parent ``SIGKILL``s the whole driver process group;
 3. resumed: ``asyncmarl train --resume`` of run 2's directory, with the remaining role kills.
 Prints one table: kills, restarts per role, episodes dropped incomplete, partial rows sampled (must be 0), env
 steps and updates lost (driver kill: logged beyond the last checkpoint; learner kills: ``faults/updates_lost``)
@@ -60,7 +60,8 @@ def child(args) -> None:
                       "shard": lambda: topo.shards[len(plan) % len(topo.shards)],
                       "learner": lambda: topo.learner, "legem": lambda: topo.legem}[role]()
             if role == "learner" and d.last_checkpoint is None:
-                continue  # nothing to restart from yet: a kill now only measures a cold start
+                plan.insert(0, [d.c.env_steps + 1, role])  # nothing to restart from yet: kill once one exists
+                return
             ray.kill(handle, no_restart=True)
             with open(log_path, "a") as f:
                 f.write(json.dumps({"role": role, "env_steps": d.c.env_steps, "updates": d.c.updates}) + "\n")
@@ -123,19 +124,20 @@ def main() -> None:
     from asyncmarl.cluster.checkpoint import list_checkpoints, load_checkpoint
 
     driver_killed = None
+    mark = rng.uniform(0.4, 0.6) * args.steps  # the driver dies at a random moment once a checkpoint exists
     while proc.poll() is None:
         time.sleep(0.5)
-        ckpts = list_checkpoints(run_dir / "checkpoints")
-        if ckpts:
-            try:
-                counters = load_checkpoint(ckpts[-1])["counters"]
-            except Exception:  # noqa: BLE001 - being written or pruned right now
-                continue
-            if counters["env_steps"] >= 0.4 * args.steps:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                driver_killed = counters
-                break
+        if not list_checkpoints(run_dir / "checkpoints"):
+            continue
+        try:
+            logged = max((r.get("env_steps", 0) for r in rows_of(run_dir)), default=0)
+        except Exception:  # noqa: BLE001 - a row being written right now
+            continue
+        if logged >= mark:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            driver_killed = logged
+            break
     assert driver_killed is not None, "the faulted run ended before the driver could be killed"
     # what the killed driver had done beyond its last checkpoint (its rows are dropped on resume)
     logged = [r for r in rows_of(run_dir) if "env_steps" in r]

@@ -14,10 +14,11 @@ ended are reset in place, as a rollout worker does).
 With ``--reference-macromarl`` (a checkout of ``yuchen-x/MacroMARL``: BoxPushing and WTD) and/or
 ``--reference-overcooked`` (a checkout of ``WeihaoTan/gym-macro-overcooked``): for each scenario with a reference,
 rounds of (a) the reference environment, (b) our PettingZoo view, (c) our batched core at B = 1 and at the
-largest batch size, interleaved a, b, c, a, b, c, ... so that load from other processes hits them alike. (a)
-and (b) step the very same pre-drawn sequence of random valid macro-actions (each agent's drawn uniformly from
-its valid actions: a list for the reference's ``step``/``run``, a ``{agent: action}`` dict built every step for
-ours), so both play the same episodes. Every cell is timed with wall clock and with ``time.process_time`` (CPU
+largest batch size, interleaved a, b, c, a, b, c, ... so that load from other processes hits them alike. (a),
+(b) and (c) at B = 1 step the very same pre-drawn sequence of random valid macro-actions (each agent's drawn
+uniformly from its valid actions: a list for the reference's ``step``/``run``, a ``{agent: action}`` dict built
+every step for ours, a [1, n] array for the core), so all three play the same episodes; the large batch draws
+its actions the same way. Every cell is timed with wall clock and with ``time.process_time`` (CPU
 time of this process, which other processes' load disturbs less); the table gives medians over the rounds and
 the median of the per-round ratios b / a. Nothing of the references is part of this repository: they are
 imported from the given paths, with inert stand-ins for the modules they import but never call while stepping
@@ -137,13 +138,14 @@ def reference_env(name: str):
 
 # ------------------------------------------------------------------ action pools
 def action_pool(name: str, seed: int = 0):
-    """(agents, [POOL] joint actions as lists of ints): each agent's action uniform over its valid actions."""
+    """(agents, [POOL] joint actions as lists of ints, horizon, each agent's valid actions): each agent's action
+    uniform over its valid actions (the macro-action scenarios' masks never change)."""
     env = make(name)
     _, infos = env.reset(seed=seed)
     valid = [np.flatnonzero(infos[a]["action_mask"]) for a in env.possible_agents]
     rng = np.random.default_rng(seed)
     cols = [v[rng.integers(0, len(v), POOL)] for v in valid]
-    return list(env.possible_agents), np.stack(cols, 1).tolist(), env.core.horizon
+    return list(env.possible_agents), np.stack(cols, 1).tolist(), env.core.horizon, valid
 
 
 class _Clock:
@@ -192,8 +194,10 @@ def run_pettingzoo(name: str, agents, pool, seconds: float) -> tuple[float, floa
             return steps / wall, steps / cpu
 
 
-def run_batched(name: str, batch_size: int, seconds: float, seed: int = 0) -> tuple[float, float]:
-    """(steps/s wall, steps/s CPU) of the batched core with random valid actions, finished copies reset in place."""
+def run_batched(name: str, batch_size: int, seconds: float, seed: int = 0,
+                joint: np.ndarray | None = None) -> tuple[float, float]:
+    """(steps/s wall, steps/s CPU) of the batched core, finished copies reset in place. ``joint``: [K, batch_size,
+    n] actions to cycle; None: random scores times each step's mask, arg-maxed (any scenario, masks that change)."""
     env = make_batched(name, batch_size)
     rng = np.random.default_rng(seed)
     # A pool of random scores, cycled, keeps action sampling cheap next to the environment step.
@@ -203,7 +207,7 @@ def run_batched(name: str, batch_size: int, seconds: float, seed: int = 0) -> tu
     clock = _Clock()
     while True:
         for _ in range(50):
-            actions = (pool[k % 16] * step.action_mask).argmax(-1)
+            actions = joint[k % len(joint)] if joint is not None else (pool[k % 16] * step.action_mask).argmax(-1)
             k += 1
             step = env.step(actions)
             done = step.done
@@ -230,7 +234,7 @@ def table(scen: list[str], batch_sizes: list[int], seconds: float) -> None:
     print("| scenario | PettingZoo make() | " + " | ".join(f"core B = {b}" for b in batch_sizes) + " |")
     print("|---|---:|" + "---:|" * len(batch_sizes))
     for name in scen:
-        agents, pool, _ = action_pool(name)
+        agents, pool, _, _ = action_pool(name)
         cells = [run_pettingzoo(name, agents, pool, seconds)] + [run_batched(name, b, seconds) for b in batch_sizes]
         print(f"| {name} | " + " | ".join(f"{_fmt(w)} ({_fmt(c)} CPU)" for w, c in cells) + " |", flush=True)
 
@@ -242,13 +246,16 @@ def side_by_side(scen: list[str], rounds: int, seconds: float, big: int) -> None
           f"core B = 1 / reference | core B = {big} / reference |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in scen:
-        agents, pool, horizon = action_pool(name)
+        agents, pool, horizon, valid = action_pool(name)
+        one = np.array(pool, np.int64)[:, None, :]  # B = 1: the very actions (a) and (b) step
+        rng = np.random.default_rng(1)
+        many = np.stack([v[rng.integers(0, len(v), (16, big))] for v in valid], -1)  # [16, big, n]
         cells = {k: [] for k in ("a", "b", "c1", "cb")}
         for _ in range(rounds):
             cells["a"].append(run_reference(name, pool, horizon, seconds))
             cells["b"].append(run_pettingzoo(name, agents, pool, seconds))
-            cells["c1"].append(run_batched(name, 1, seconds))
-            cells["cb"].append(run_batched(name, big, seconds))
+            cells["c1"].append(run_batched(name, 1, seconds, joint=one))
+            cells["cb"].append(run_batched(name, big, seconds, joint=many))
 
         def med(key, j):
             return statistics.median(v[j] for v in cells[key])

@@ -59,13 +59,16 @@ class Step:
     # rule update; a PettingZoo user reads neither the state nor the per-agent arrays (the view reads Python
     # lists), so single-copy steppers may leave those fields to be built when first read.
     @classmethod
-    def lazy(cls, fill: Callable[[], dict], lists: tuple[list, list, list] | None = None, **fields) -> "Step":
-        """A Step with ``fields`` set now and the others (any of ``LAZY_FIELDS``) built by ``fill()`` (a dict of
-        them) when first read. ``fill`` must only use values captured when the step was taken. ``lists``:
-        copy 0's (choosing, macro_action, elapsed) as Python lists, for :meth:`agent_lists`."""
+    def lazy(cls, fill: Callable[[], dict], lists: tuple[list, list, list] | None, obs: np.ndarray,
+             real_obs: np.ndarray, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
+             action_mask: np.ndarray, extras: dict[str, np.ndarray]) -> "Step":
+        """A Step with the given fields set now and the others (``LAZY_FIELDS``: state, choosing, macro_action,
+        elapsed, t) built by ``fill()`` (a dict of them) when first read. ``fill`` must only use values captured
+        when the step was taken. ``lists``: copy 0's (choosing, macro_action, elapsed) as Python lists, for
+        :meth:`agent_lists` (or None)."""
         step = cls.__new__(cls)
-        step.__dict__.update(fields)
-        step.__dict__["_fill"] = fill
+        step.__dict__.update(obs=obs, real_obs=real_obs, reward=reward, terminated=terminated, truncated=truncated,
+                             action_mask=action_mask, extras=extras, _fill=fill)
         if lists is not None:
             step.__dict__["_lists"] = lists
         return step

@@ -172,7 +172,6 @@ def step_single(env, a0: int, a1: int) -> Step | None:
                 "macro_action": np.array([rep], np.int64), "elapsed": np.array([[el0, el1]], np.int64),
                 "t": np.array([t], np.int64)}
 
-    return Step.lazy(
-        fill, ([d0, d1], rep, [el0, el1]), obs=s.OBS2[m0 * 16 + m1], real_obs=s.OBS2[code0 * 16 + code1],
-        reward=reward, terminated=_FLAG[term], truncated=_FLAG[trunc], action_mask=env._mask, extras=extras,
-    )
+    # positional: obs, real_obs, reward, terminated, truncated, action_mask, extras
+    return Step.lazy(fill, ([d0, d1], rep, [el0, el1]), s.OBS2[m0 * 16 + m1], s.OBS2[code0 * 16 + code1], reward,
+                     _FLAG[term], _FLAG[trunc], env._mask, extras)

@@ -3,7 +3,8 @@
 Observations: ``observations[agent]`` is the agent's **macro-observation** (frozen until its action ends, as
 the reference implementations give it). ``infos[agent]`` carries, every step:
 
-* ``macro_obs`` (the same frozen macro-observation) and ``real_obs`` (the real observation of this step);
+* ``macro_obs`` (the frozen macro-observation: the very array ``observations[agent]`` is) and ``real_obs`` (the
+  real observation of this step);
 * ``macro_done`` (its action ended at this step: it chooses at the next step), ``macro_action`` (the index it
   executed), ``elapsed`` (steps of that action run before this step), ``action_mask`` (what it may choose, as
   PettingZoo expects it: ``np.int8`` 0/1, so ``env.action_space(a).sample(infos[a]["action_mask"])`` works;
@@ -65,6 +66,7 @@ class AsyncParallelEnv(ParallelEnv):
         self.metadata = {**self.metadata, "name": core.name}
         self.possible_agents = list(core.agents)
         self._n = len(self.possible_agents)
+        self._false = dict.fromkeys(self.possible_agents, False)  # copied for the flags of a step that goes on
         self._mask_src, self._mask_rows = None, None  # a read-only core mask array and its int8 rows (see _masks)
         self.agents: list[str] = []
         obs_space = gymnasium.spaces.Box(-np.inf, np.inf, (core.obs_dim,), np.float32)
@@ -98,22 +100,21 @@ class AsyncParallelEnv(ParallelEnv):
                 self._act_spaces[a].seed(int(seed) + i)
         step = self.core.reset(seed=seed)
         self.agents = list(self.possible_agents)
-        return self._obs(step), self._infos(step)
+        return self._outputs(step, False)
 
     def step(self, actions: dict):
-        if not self.agents:
+        agents = self.agents
+        if not agents:
             raise RuntimeError(f"{self.core.name}: the episode is over; call reset()")
         row = self._fast_row(actions)
         step = self.core.step_row(row) if row is not None else self.core.step(self._checked_actions(actions))
-        obs, infos = self._obs(step), self._infos(step)
-        agents = self.agents
-        term, trunc = step.terminated[0], step.truncated[0]
+        term, trunc = bool(step.terminated[0]), bool(step.truncated[0])
+        obs, infos = self._outputs(step, term or trunc)
         rewards = dict.fromkeys(agents, step.reward.item())
-        terms = dict.fromkeys(agents, bool(term))
-        truncs = dict.fromkeys(agents, bool(trunc and not term))
         if term or trunc:
             self.agents = []
-        return obs, rewards, terms, truncs, infos
+            return obs, rewards, dict.fromkeys(agents, term), dict.fromkeys(agents, not term), infos
+        return obs, rewards, self._false.copy(), self._false.copy(), infos  # agents == possible_agents here
 
     def _fast_row(self, actions) -> list[int] | None:
         """Every agent's action as a Python int when all are present and plain ints (or numpy integers) in range,
@@ -179,8 +180,9 @@ class AsyncParallelEnv(ParallelEnv):
 
     # ------------------------------------------------------------------ helpers
     # One array operation per field for all agents, then per-agent rows: at B = 1 the per-call cost of numpy,
-    # not the data, is what a step pays. Observations are fresh copies the core never sees again; masks are
-    # read-only, so the int8 rows of a core's unchanging (read-only) mask array are made once and shared.
+    # not the data, is what a step pays. Observations are fresh copies the core never sees again (the
+    # observation and infos["macro_obs"] are one array: the same values by definition); masks are read-only,
+    # so the int8 rows of a core's unchanging (read-only) mask array are made once and shared.
     def _masks(self, step: Step) -> list[np.ndarray]:
         src = step.action_mask
         if src is self._mask_src:
@@ -192,24 +194,20 @@ class AsyncParallelEnv(ParallelEnv):
             self._mask_src, self._mask_rows = src, rows
         return rows
 
-    def _obs(self, step: Step) -> dict:
-        o = step.obs[0].copy()
-        if self.dict_obs:
-            return {a: {"observation": o[i], "action_mask": m}
-                    for i, (a, m) in enumerate(zip(self.possible_agents, self._masks(step)))}
-        return {a: o[i] for i, a in enumerate(self.possible_agents)}
-
-    def _infos(self, step: Step) -> dict[str, dict]:
+    def _outputs(self, step: Step, over: bool) -> tuple[dict, dict[str, dict]]:
+        """(observations, infos) of ``step``; ``over``: the episode ended (infos get the scenario's metrics)."""
+        o, r = step.obs[0].copy(), step.real_obs[0].copy()
         choosing, macro_action, elapsed = step.agent_lists()
-        mo, ro = step.obs[0].copy(), step.real_obs[0].copy()
-        infos = {
-            a: {"macro_done": c, "macro_action": m, "elapsed": e, "action_mask": k, "macro_obs": mo[i],
-                "real_obs": ro[i]}
-            for i, (a, c, m, e, k) in enumerate(zip(self.possible_agents, choosing, macro_action, elapsed,
-                                                     self._masks(step)))
-        }
-        if step.extras and (step.terminated[0] or step.truncated[0]):
+        masks = self._masks(step)
+        obs, infos = {}, {}
+        dict_obs = self.dict_obs
+        for i, a in enumerate(self.possible_agents):
+            oi, k = o[i], masks[i]
+            obs[a] = {"observation": oi, "action_mask": k} if dict_obs else oi
+            infos[a] = {"macro_done": choosing[i], "macro_action": macro_action[i], "elapsed": elapsed[i],
+                        "action_mask": k, "macro_obs": oi, "real_obs": r[i]}
+        if over and step.extras:
             metrics = {k: float(v[0]) for k, v in step.extras.items()}
             for info in infos.values():
                 info.update(metrics)
-        return infos
+        return obs, infos

@@ -153,10 +153,9 @@ class ScalarStepper:
             return {"state": self._state(full), "choosing": np.array([done]), "t": np.array([t], np.int64),
                     "macro_action": np.array([cur], np.int64), "elapsed": np.array([run], np.int64)}
 
-        return Step.lazy(
-            fill, (done, cur, run), obs=self.macro_arr, real_obs=real_arr, reward=r, terminated=_FLAG[delivered],
-            truncated=_FLAG[truncated], action_mask=self.mask, extras={"success": _SUCCESS[delivered]},
-        )
+        # positional: obs, real_obs, reward, terminated, truncated, action_mask, extras
+        return Step.lazy(fill, (done, cur, run), self.macro_arr, real_arr, r, _FLAG[delivered], _FLAG[truncated],
+                         self.mask, {"success": _SUCCESS[delivered]})
 
     # ------------------------------------------------------------------ observations and belief
     def _positions(self) -> list[int]:

@@ -66,6 +66,7 @@ class WTDEnv(BatchedEnv):
         self._ext = np.tile(ext.reshape(-1), B)
         self._ext_off = (np.arange(B * n, dtype=np.int64) * (self.n_actions + 2) + 1).reshape(B, n)
         self._n_valid = [tb.nTA] * nT + [tb.nFA]  # each agent's valid actions are 0 .. n_valid - 1
+        self._valid_py = [range(v) for v in self._n_valid]
         self._any_done = False
         self._alloc()
         # at B = 1 a plain-Python stepper runs the same rules ~10x faster than array calls can
@@ -180,19 +181,19 @@ class WTDEnv(BatchedEnv):
         """B = 1: validated in Python and stepped by the plain-Python stepper, no action array built."""
         sc = self._sc
         if sc is not None and self._last is not None and not self._any_done and len(row) == self.n_agents:
-            for v, choosing, n_valid in zip(row, sc.done, self._n_valid):
-                if type(v) is not int or choosing and not 0 <= v < n_valid:
+            for v, choosing, valid in zip(row, sc.done, self._valid_py):
+                if type(v) is not int or choosing and v not in valid:
                     break
             else:
-                step = self._last = sc.step(row)
-                self._any_done = step.terminated[0] or step.truncated[0]
+                self._last = step = sc.step(row)
+                self._any_done = sc.over
                 return step
         return super().step_row(row)  # the array path: same result, or the detailed error
 
     def _step(self, actions: np.ndarray) -> Step:
         if self._sc is not None:
             step = self._sc.step(actions[0].tolist())
-            self._any_done = bool(step.terminated[0] or step.truncated[0])
+            self._any_done = self._sc.over
             return step
         tb, s = self.tab, self.settings
         nT, nH, nO, nS = self.nT, self.nH, self.nO, self.nS

@@ -70,15 +70,19 @@ class ScalarStepper:
         self.cs, self.htl = [0] * nH, [p[0] for p in self.phase]
         self.got, self.fin, self.served = [False] * nH, [False] * nH, [False] * nH
         self.t = 0
-        self.obs_rows = self._rows()
+        self.over = False  # the episode ended at the last step
+        self.obs_rows = self._rows()  # table rows of the macro-observations
+        self.obs_arr = self._obs_of(self.obs_rows)  # and their [1, n, obs_dim] array
 
     # ------------------------------------------------------------------ step
     def step(self, row: list[int]) -> Step:
         """One step with actions ``row`` (one int per agent, validated)."""
         nT, nH, nO, nS, GT = self.nT, self.nH, self.nO, self.nS, self.GT
         prev_done = self.done
-        a = [r if d else c for r, d, c in zip(row, prev_done, self.act)]
-        el = [0 if d else e + 1 for d, e in zip(prev_done, self.el)]
+        a, el = list(row), [0] * self.n  # action run this step, steps of it run before this step
+        for i, d in enumerate(prev_done):
+            if not d:
+                a[i], el[i] = self.act[i], self.el[i] + 1
         done = [False] * self.n
         reward = self.reward0
         cw, tl, moving, basket, cs, htl, got = self.cw, self.tl, self.moving, self.basket, self.cs, self.htl, self.got
@@ -162,8 +166,11 @@ class ScalarStepper:
         self.ftl, self.fact = ftl, fact = tc - fe, fa
         self.t = t = self.t + 1
         truncated = t >= self.horizon and not terminated
+        self.over = terminated or truncated
         real_rows = self._rows()
-        self.obs_rows = obs_rows = [r if d else o for r, d, o in zip(real_rows, done, self.obs_rows)]
+        if any(done):  # macro-observations change only for agents whose action ended
+            self.obs_rows = [r if d else o for r, d, o in zip(real_rows, done, self.obs_rows)]
+            self.obs_arr = self._obs_of(self.obs_rows)
         # the state and the per-agent arrays are built only if read (a PettingZoo step reads neither)
         snap = (tuple(pcode), tuple(self.bcode), self.pair, fact, f_done, ftl, tuple(cs), tuple(htl))
 
@@ -175,11 +182,9 @@ class ScalarStepper:
         r = rewards.get(reward)
         if r is None:
             r = rewards[reward] = _frozen(np.array([reward], np.float32))
-        return Step.lazy(
-            fill, (done, a, el), obs=self._obs_of(obs_rows), real_obs=self._obs_of(real_rows), reward=r,
-            terminated=_FLAG[terminated], truncated=_FLAG[truncated], action_mask=self.mask,
-            extras={"success": _SUCCESS[terminated]},
-        )
+        # positional: obs, real_obs, reward, terminated, truncated, action_mask, extras
+        return Step.lazy(fill, (done, a, el), self.obs_arr, self._obs_of(real_rows), r, _FLAG[terminated],
+                         _FLAG[truncated], self.mask, {"success": _SUCCESS[terminated]})
 
     def _obs_of(self, rows: list[int]) -> np.ndarray:
         """[1, n, obs_dim] observations of table rows ``rows``: a shared read-only array per combination (a

@@ -46,12 +46,20 @@ class ATPG(nn.Module):
         ``packing``, packed rows ``[R, n, .]`` in and out (the attention itself runs on the padded layout)."""
         # projections on the contiguous [B, L, n, .] layout (a Linear on a transposed view becomes a slow bmm)
         qkv = self.tem_qkv(self.embed(feats))
-        if packing is not None:
-            qkv = packing.unpack(qkv)  # [B, L, n, 3d], zeros on padding (causal: real rows never see them)
+        if packing is None:
+            return self._causal(qkv).contiguous()
+        # episodes longest first, zeros on padding (causal: real rows never see them); each group of similar
+        # lengths attends over its longest episode's rows only
+        qkv = packing.unpack(qkv, ranked=True)  # [B, L, n, 3d]
+        e = qkv.new_zeros(*qkv.shape[:-1], self.d)
+        for first, end, rows in packing.groups:
+            e[first:end, :rows] = self._causal(qkv[first:end, :rows])
+        return packing.pack_ranked(e)  # [R, n, d]
+
+    def _causal(self, qkv: Tensor) -> Tensor:
+        """Causal attention over L of each agent's history: ``[B, L, n, 3d]`` -> ``[B, L, n, d]`` (a view)."""
         q, k, v = (x.transpose(1, 2) for x in qkv.chunk(3, dim=-1))  # [B, n, L, d]
-        e = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # [B, n, L, d]
-        e = e.transpose(1, 2)  # [B, L, n, d]
-        return packing.pack(e) if packing is not None else e.contiguous()
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2)
 
     def agent_attention(self, e: Tensor) -> tuple[Tensor, Tensor]:
         """(ê ``[B, L, n, d]``, alpha ``[B, L, n, n]``) across agents at each step."""

@@ -56,14 +56,13 @@ class ValueFactorisation(Family):
     def _forward(self, nets: nn.ModuleDict, feats: Tensor, eval_elapsed: Tensor, state: Tensor,
                  packing: RowPacking | None):
         """q ``[B, T+1, n, A]`` and ATPG's (w1 ``[B, T+1, n, E]``, b1 ``[B, T+1, E]``) or None. With ``packing``
-        the inputs are the packed real rows ``[R, ...]`` and the outputs are zero on padding rows."""
+        the inputs are the packed real rows ``[R, ...]``, q is zero on padding rows and w1, b1 stay packed."""
         steps = packing.steps if packing is not None else None
         h = nets["agent"].hiddens_from_features(feats, steps)  # [B, T+1, n, H] or [R, n, H]
         q = nets["agent"].q_values(h, eval_elapsed)  # [B, T+1, n, A] or [R, n, A]
         first = nets["atpg"](feats, state, packing) if "atpg" in nets else None  # ([.., n, E], [.., E])
         if packing is not None:
-            q = packing.unpack(q)
-            first = tuple(packing.unpack(x) for x in first) if first is not None else None
+            q = packing.unpack(q)  # the losses read q padded; ATPG's parameters stay packed for the mixer
         return q, first
 
     def _losses(self, b: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor], Tensor]:
@@ -105,7 +104,7 @@ class ValueFactorisation(Family):
             q_in, vs = q_taken.masked_fill(busy, 0.0), vs.masked_fill(busy, 0.0)
         onehot = F.one_hot(actions, A).float()  # [B, T, n, A]
         mixer = self.online["mixer"]
-        q_tot = mixer(q_in, state[:, :T], vs=vs, actions=onehot, first=_rows(first, 0, T))  # [B, T, X]
+        q_tot = _mix(mixer, q_in, vs, onehot, net_in[2], first, packing, 0)  # [B, T, X]
 
         # ---- bootstrap values of rows 1..T: conditional (double-Q) argmax, target networks
         with torch.no_grad():
@@ -114,8 +113,8 @@ class ValueFactorisation(Family):
             tq_next = tq_all[:, 1:].gather(-1, a_next.unsqueeze(-1)).squeeze(-1)  # [B, T, n]
             if cfg.algo == "avf" and cfg.avf_scheme == "D2":
                 tq_next = tq_next.masked_fill(~choosing[:, 1:], 0.0)
-            v_next = self.target["mixer"](tq_next, state[:, 1:], vs=tq_next, actions=F.one_hot(a_next, A).float(),
-                                          first=_rows(tfirst, 1, T + 1))  # [B, T, X]
+            v_next = _mix(self.target["mixer"], tq_next, tq_next, F.one_hot(a_next, A).float(), net_in[2], tfirst,
+                          packing, 1)  # [B, T, X]
             reward = b["reward_redistributed"] if cfg.legem else b["reward"]  # [B, T]
             discount = b["discount"] if self.cfg.buffer == "mac_jert" else torch.full_like(reward, cfg.gamma)
             args = (reward, discount, b["terminated"], b["filled"], v_next)
@@ -175,3 +174,20 @@ def _rows(first, lo: int, hi: int):
         return None
     w1, b1 = first
     return w1[:, lo:hi], b1[:, lo:hi]
+
+
+def _mix(mixer: nn.Module, qs: Tensor, vs: Tensor, actions: Tensor, state: Tensor, first, packing: RowPacking | None,
+         lo: int) -> Tensor:
+    """Q_tot ``[B, T, X]`` at rows lo..lo+T-1 of the T+1 rows (0: predictions, 1: bootstrap values) from
+    qs/vs ``[B, T, n]`` and actions ``[B, T, n, A]``; state and ATPG's ``first`` cover rows 0..T, padded or,
+    with ``packing``, packed: then the mixer runs on the real rows only."""
+    T = qs.shape[1]
+    if packing is None:
+        return mixer(qs, state[:, lo:lo + T], vs=vs, actions=actions, first=_rows(first, lo, lo + T))
+
+    def rows(x: Tensor) -> Tensor:  # [B, T, ...] -> packed rows of [B, T+1, ...] (the row not mixed is zero)
+        z = torch.zeros_like(x[:, :1])
+        return packing.pack(torch.cat([x, z] if lo == 0 else [z, x], dim=1))
+
+    out = mixer(rows(qs), state, vs=rows(vs), actions=rows(actions), first=first)  # [R, X]
+    return packing.unpack(out)[:, lo:lo + T]

@@ -34,6 +34,16 @@ class RowPacking:
         t = torch.repeat_interleave(torch.arange(L, device=rows.device), sizes)  # [R] time of each packed row
         rank = torch.arange(self.R, device=rows.device) - torch.repeat_interleave(sizes.cumsum(0) - sizes, sizes)
         self.index = order[rank] * L + t  # [R] row of the flattened [B * L] batch
+        self._ranked = rank * L + t  # [R] the same rows with episodes renumbered longest first
+        ranked_rows = rows[order].tolist()
+        # episodes (longest first) in groups of similar length: rows in (2^(k-1), 2^k], a group's attention
+        # needs only its longest episode's rows
+        self.groups: list[tuple[int, int, int]] = []  # (first rank, end rank, rows)
+        for i, r in enumerate(ranked_rows):
+            if not self.groups or r <= self.groups[-1][2] // 2:
+                self.groups.append((i, i + 1, r))
+            else:
+                self.groups[-1] = (self.groups[-1][0], i + 1, self.groups[-1][2])
 
     @classmethod
     def of_batch(cls, filled: Tensor) -> RowPacking | None:
@@ -52,7 +62,12 @@ class RowPacking:
         """``[B, L, ...]`` -> the real rows ``[R, ...]``."""
         return x.reshape(self.B * self.L, *x.shape[2:]).index_select(0, self.index)
 
-    def unpack(self, x: Tensor) -> Tensor:
-        """``[R, ...]`` -> ``[B, L, ...]`` with zeros on the rows that were left out."""
+    def unpack(self, x: Tensor, ranked: bool = False) -> Tensor:
+        """``[R, ...]`` -> ``[B, L, ...]`` with zeros on the rows that were left out; ``ranked``: episodes in
+        rank order (longest first, as :attr:`groups` counts them) instead of the batch's."""
         full = x.new_zeros(self.B * self.L, *x.shape[1:])
-        return full.index_copy(0, self.index, x).view(self.B, self.L, *x.shape[1:])
+        return full.index_copy(0, self._ranked if ranked else self.index, x).view(self.B, self.L, *x.shape[1:])
+
+    def pack_ranked(self, x: Tensor) -> Tensor:
+        """``[B, L, ...]`` with episodes in rank order -> ``[R, ...]`` (inverse of ``unpack(ranked=True)``)."""
+        return x.reshape(self.B * self.L, *x.shape[2:]).index_select(0, self._ranked)

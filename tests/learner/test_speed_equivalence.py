@@ -84,6 +84,9 @@ CASES = {
     "avf": dict(algo="avf", buffer="mac_jert", atpg=False, target_update="polyak",
                 agent_net=dataclasses.replace(NET, temporal=False)),
     "qmix_td_lambda": dict(algo="qmix", atpg=False, td_lambda=0.8, agent_net=dataclasses.replace(NET, temporal=False)),
+    "tomacvf_qplex": dict(agent_net=NET, mixer="qplex"),
+    "tomacvf_qtran": dict(agent_net=NET, mixer="qtran", atpg=False),
+    "iql": dict(algo="iql", atpg=False, agent_net=dataclasses.replace(NET, temporal=False)),
 }
 
 

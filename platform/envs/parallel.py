@@ -66,6 +66,7 @@ class AsyncParallelEnv(ParallelEnv):
         self.metadata = {**self.metadata, "name": core.name}
         self.possible_agents = list(core.agents)
         self._n = len(self.possible_agents)
+        self._indexed = list(enumerate(self.possible_agents))
         self._false = dict.fromkeys(self.possible_agents, False)  # copied for the flags of a step that goes on
         self._mask_src, self._mask_rows = None, None  # a read-only core mask array and its int8 rows (see _masks)
         self.agents: list[str] = []
@@ -201,7 +202,7 @@ class AsyncParallelEnv(ParallelEnv):
         masks = self._masks(step)
         obs, infos = {}, {}
         dict_obs = self.dict_obs
-        for i, a in enumerate(self.possible_agents):
+        for i, a in self._indexed:
             oi, k = o[i], masks[i]
             obs[a] = {"observation": oi, "action_mask": k} if dict_obs else oi
             infos[a] = {"macro_done": choosing[i], "macro_action": macro_action[i], "elapsed": elapsed[i],

@@ -200,16 +200,19 @@ class ScalarStepper:
     # ------------------------------------------------------------------ observations, state, export
     def _rows(self) -> list[int]:
         """Row of every agent's real observation in ``tab.obs_rows``."""
-        nT, nH, nS = self.nT, self.nH, self.nS
+        nH, nS, NB = self.nH, self.nS, self.NB
         n_st = self.pair_n[self.pair]
+        cw, cs, bcode = self.cw, self.cs, self.bcode
         rows, bits = [], 0
-        for k in range(nT):
-            loc = nH + 2 if self.moving[k] else self.cw[k]
-            ph = self.cs[loc] if loc < nH else 0
-            rows.append(((loc * nS + ph) * 3 + n_st) * self.NB + self.bcode[k])
-            if self.cw[k] == self.GT and not self.moving[k]:
+        for k, moving in enumerate(self.moving):
+            if moving:  # "moving" shares the start node's location slot; no work phase seen
+                rows.append(((nH + 2) * nS * 3 + n_st) * NB + bcode[k])
+                continue
+            loc = cw[k]
+            rows.append(((loc * nS + (cs[loc] if loc < nH else 0)) * 3 + n_st) * NB + bcode[k])
+            if loc == self.GT:  # standing on its table spot
                 bits |= 1 << k
-        rows.append(self.fetch_off + self.pair * (1 << nT) + bits)
+        rows.append(self.fetch_off + self.pair * (1 << self.nT) + bits)
         return rows
 
     def _snapshot(self) -> tuple:

@@ -126,15 +126,16 @@ class AsyncParallelEnv(ParallelEnv):
             row = list(map(actions.__getitem__, self.possible_agents))
         except KeyError:
             return None
+        n_actions = self.core.n_actions
         for v in row:
-            if type(v) is not int:
-                if not all(type(v) in _NUMPY_INTS or type(v) is int for v in row):
-                    return None
-                row = [int(v) for v in row]
+            if type(v) is not int or not 0 <= v < n_actions:
                 break
-        if min(row) < 0 or max(row) >= self.core.n_actions:
+        else:
+            return row
+        if not all(type(v) in _NUMPY_INTS or type(v) is int for v in row):
             return None
-        return row
+        row = [int(v) for v in row]
+        return row if min(row) >= 0 and max(row) < n_actions else None
 
     def _checked_actions(self, actions: dict) -> np.ndarray:
         """[1, n] int64 actions with every check of the dictionary (unknown, missing, non-integer, out of range)."""

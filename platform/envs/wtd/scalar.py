@@ -22,6 +22,7 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 # shared read-only [1] flags (no allocation per step); Step consumers copy what they keep
 _FLAG = {False: _frozen(np.zeros(1, bool)), True: _frozen(np.ones(1, bool))}
 _SUCCESS = {False: _frozen(np.zeros(1, np.float32)), True: _frozen(np.ones(1, np.float32))}
+_EXTRAS = {v: {"success": a} for v, a in _SUCCESS.items()}  # shared, like the arrays in them: read, never written
 _OBS_MEMO = 1 << 14  # most observation combinations memoised at once (a few MB)
 
 
@@ -184,7 +185,7 @@ class ScalarStepper:
             r = rewards[reward] = _frozen(np.array([reward], np.float32))
         # positional: obs, real_obs, reward, terminated, truncated, action_mask, extras
         return Step.lazy(fill, (done, a, el), self.obs_arr, self._obs_of(real_rows), r, _FLAG[terminated],
-                         _FLAG[truncated], self.mask, {"success": _SUCCESS[terminated]})
+                         _FLAG[truncated], self.mask, _EXTRAS[terminated])
 
     def _obs_of(self, rows: list[int]) -> np.ndarray:
         """[1, n, obs_dim] observations of table rows ``rows``: a shared read-only array per combination (a

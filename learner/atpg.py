@@ -48,13 +48,9 @@ class ATPG(nn.Module):
         qkv = self.tem_qkv(self.embed(feats))
         if packing is None:
             return self._causal(qkv).contiguous()
-        # episodes longest first, zeros on padding (causal: real rows never see them); each group of similar
-        # lengths attends over its longest episode's rows only
-        qkv = packing.unpack(qkv, ranked=True)  # [B, L, n, 3d]
-        e = qkv.new_zeros(*qkv.shape[:-1], self.d)
-        for first, end, rows in packing.groups:
-            e[first:end, :rows] = self._causal(qkv[first:end, :rows])
-        return packing.pack_ranked(e)  # [R, n, d]
+        # each group of episodes of similar lengths attends over its longest episode's rows only, zeros on
+        # padding (causal: real rows never see them)
+        return packing.from_groups([self._causal(g) for g in packing.to_groups(qkv)])  # [R, n, d]
 
     def _causal(self, qkv: Tensor) -> Tensor:
         """Causal attention over L of each agent's history: ``[B, L, n, 3d]`` -> ``[B, L, n, d]`` (a view)."""

@@ -34,16 +34,30 @@ class RowPacking:
         t = torch.repeat_interleave(torch.arange(L, device=rows.device), sizes)  # [R] time of each packed row
         rank = torch.arange(self.R, device=rows.device) - torch.repeat_interleave(sizes.cumsum(0) - sizes, sizes)
         self.index = order[rank] * L + t  # [R] row of the flattened [B * L] batch
-        self._ranked = rank * L + t  # [R] the same rows with episodes renumbered longest first
-        ranked_rows = rows[order].tolist()
-        # episodes (longest first) in groups of similar length: rows in (2^(k-1), 2^k], a group's attention
-        # needs only its longest episode's rows
-        self.groups: list[tuple[int, int, int]] = []  # (first rank, end rank, rows)
-        for i, r in enumerate(ranked_rows):
-            if not self.groups or r <= self.groups[-1][2] // 2:
-                self.groups.append((i, i + 1, r))
+        self._group_layout(rows[order], steps)
+
+    def _group_layout(self, ranked_rows: Tensor, steps: Tensor) -> None:
+        """Episodes (longest first) in groups of similar length (each at most twice as long as the group's
+        shortest), each group padded to its longest episode: the layout of :meth:`to_groups`."""
+        groups: list[list[int]] = []  # [first rank, end rank, rows]
+        for i, r in enumerate(ranked_rows.tolist()):
+            if groups and 2 * r > groups[-1][2]:
+                groups[-1][1] = i + 1
             else:
-                self.groups[-1] = (self.groups[-1][0], i + 1, self.groups[-1][2])
+                groups.append([i, i + 1, r])
+        self.groups = [tuple(g) for g in groups]
+        dev = ranked_rows.device
+        offsets = torch.cat([steps.new_zeros(1), steps.cumsum(0)]).to(dev)  # first packed row of each step
+        parts = []
+        for first, end, rows in self.groups:
+            rank = torch.arange(first, end, device=dev).unsqueeze(1)  # [G, 1]
+            t = torch.arange(rows, device=dev)  # [rows]
+            pos = offsets[t] + rank  # packed row of (rank, t) ...
+            parts.append(torch.where(t < ranked_rows[first:end].unsqueeze(1), pos, self.R).flatten())  # ... or R
+        self._to_groups = torch.cat(parts)  # [sum of G x rows] rows of [packed; a zero row]
+        real = self._to_groups < self.R
+        self._from_groups = torch.empty(self.R, dtype=torch.long, device=dev)
+        self._from_groups[self._to_groups[real]] = torch.arange(len(self._to_groups), device=dev)[real]
 
     @classmethod
     def of_batch(cls, filled: Tensor) -> RowPacking | None:
@@ -62,12 +76,21 @@ class RowPacking:
         """``[B, L, ...]`` -> the real rows ``[R, ...]``."""
         return x.reshape(self.B * self.L, *x.shape[2:]).index_select(0, self.index)
 
-    def unpack(self, x: Tensor, ranked: bool = False) -> Tensor:
-        """``[R, ...]`` -> ``[B, L, ...]`` with zeros on the rows that were left out; ``ranked``: episodes in
-        rank order (longest first, as :attr:`groups` counts them) instead of the batch's."""
+    def unpack(self, x: Tensor) -> Tensor:
+        """``[R, ...]`` -> ``[B, L, ...]`` with zeros on the rows that were left out."""
         full = x.new_zeros(self.B * self.L, *x.shape[1:])
-        return full.index_copy(0, self._ranked if ranked else self.index, x).view(self.B, self.L, *x.shape[1:])
+        return full.index_copy(0, self.index, x).view(self.B, self.L, *x.shape[1:])
 
-    def pack_ranked(self, x: Tensor) -> Tensor:
-        """``[B, L, ...]`` with episodes in rank order -> ``[R, ...]`` (inverse of ``unpack(ranked=True)``)."""
-        return x.reshape(self.B * self.L, *x.shape[2:]).index_select(0, self._ranked)
+    def to_groups(self, x: Tensor) -> list[Tensor]:
+        """``[R, ...]`` -> per group of :attr:`groups`, its episodes padded to its longest ``[G, rows, ...]``
+        (zeros on padding): sequence layers then cost about what the real rows need."""
+        ext = torch.cat([x, x.new_zeros(1, *x.shape[1:])])  # row R: the zero row padding points to
+        flat = ext.index_select(0, self._to_groups)
+        sizes = [(end - first) * rows for first, end, rows in self.groups]
+        return [c.view(end - first, rows, *x.shape[1:])
+                for c, (first, end, rows) in zip(flat.split(sizes), self.groups)]
+
+    def from_groups(self, parts: list[Tensor]) -> Tensor:
+        """Per group ``[G, rows, ...]`` (as :meth:`to_groups` gave) -> the packed real rows ``[R, ...]``."""
+        flat = torch.cat([p.reshape(-1, *p.shape[2:]) for p in parts])
+        return flat.index_select(0, self._from_groups)

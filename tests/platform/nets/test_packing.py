@@ -60,3 +60,23 @@ def test_agent_network_on_packed_rows_equals_the_padded_unroll_on_real_rows():
     dense = net.hiddens_from_features(feats)  # [B, L, n, H]
     packed = net.hiddens_from_features(p.pack(feats), p.steps)  # [R, n, H]
     torch.testing.assert_close(packed, p.pack(dense), rtol=1e-5, atol=1e-6)
+
+
+def test_groups_pad_episodes_of_similar_length_to_their_longest():
+    rows = torch.tensor([3, 9, 1, 8, 4, 5, 2])  # ranked: 9 8 5 4 3 2 1
+    p = RowPacking(rows, 9)
+    # a group takes episodes while they are more than half as long as its first
+    assert p.groups == [(0, 3, 9), (3, 5, 4), (5, 6, 2), (6, 7, 1)]
+    x = torch.randn(7, 9, 2, requires_grad=True)
+    parts = p.to_groups(p.pack(x))
+    assert [tuple(g.shape) for g in parts] == [(3, 9, 2), (2, 4, 2), (1, 2, 2), (1, 1, 2)]
+    ranked = torch.argsort(rows, descending=True, stable=True)
+    for (first, end, length), g in zip(p.groups, parts):
+        for j, b in enumerate(ranked[first:end].tolist()):
+            torch.testing.assert_close(g[j, :rows[b]], x[b, :rows[b]])  # the episode's rows ...
+            assert torch.all(g[j, rows[b]:] == 0)  # ... then zeros up to the group's longest
+    back = p.from_groups([g * 2 for g in parts])
+    torch.testing.assert_close(back, 2 * p.pack(x))
+    back.sum().backward()
+    keep = (torch.arange(9) < rows.unsqueeze(1)).unsqueeze(-1).expand_as(x)
+    assert torch.equal(x.grad, 2 * keep.float())

@@ -128,6 +128,10 @@ def run_trial(trial: Trial, study: str, out: Path, hooks: tuple = ()) -> dict:
     if list_checkpoints(run_dir / "checkpoints"):
         final = train(cfg, resume=run_dir, hooks=hooks)
     else:  # never started, or stopped before its first checkpoint: start over
+        if run_dir.is_dir():
+            from asyncmarl.cluster.checkpointer import RunDirLock
+
+            RunDirLock(run_dir).release()  # refuses (RunDirBusy) while another process still trains in it
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         final = train(cfg, run_dir=run_dir, hooks=hooks)

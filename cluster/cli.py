@@ -127,7 +127,7 @@ def _study(a) -> int:
 
     summary = run_study(a.study, a.out, a.address)
     print(json.dumps(summary))
-    return 1 if summary["failed"] else 0
+    return 1 if summary["unfinished"] else 0  # failed or interrupted trials: rerun to resume them
 
 
 def _report(a) -> int:

@@ -193,24 +193,28 @@ def trial_resources(cfg):
 
 # ---------------------------------------------------------------------------------------------- the study
 def run_study(path: str | Path, out: str | Path | None = None, address: str | None = None) -> dict:
-    """Run (or continue) the study in ``path``; returns ``{"out", "trials", "skipped", "finished", "failed"}``."""
+    """Run (or continue) the study in ``path``; returns ``{"out", "trials", "skipped", "finished", "failed",
+    "unfinished"}``."""
     spec = read_study(path)
     out = study_dir(spec, out).resolve()
     all_trials = trials(spec)
     configs = {t.id: trial_config(t, spec.name) for t in all_trials}  # every config checked before anything runs
     prepare(spec, out, all_trials, configs)
-    todo = [t for t in all_trials if not finished(out, t.id)]
+    # seed by seed: every method's first seed before any second seed, so a study cut short compares methods
+    todo = sorted((t for t in all_trials if not finished(out, t.id)), key=lambda t: spec.seeds.index(t.seed))
     _say(f"study {spec.name}: {len(all_trials)} trials, {len(all_trials) - len(todo)} finished before, "
          f"{len(todo)} to run; folder {out}")
     failed: list[str] = []
     if todo:
         failed = _tune(spec, out, todo, configs, address)
     done = [t.id for t in all_trials if finished(out, t.id)]
+    stopped = len(all_trials) - len(done) - len(failed)  # interrupted (Ctrl-C, a stopped job) before finishing
     _say(f"study {spec.name}: {len(done)} of {len(all_trials)} trials finished"
          + (f", {len(failed)} failed: {', '.join(failed)}" if failed else "")
+         + (f", {stopped} stopped before finishing (run the same command again to resume them)" if stopped else "")
          + (f"; report: asyncmarl report {out}" if done else ""))
     return {"out": str(out), "trials": len(all_trials), "skipped": len(all_trials) - len(todo),
-            "finished": len(done), "failed": failed}
+            "finished": len(done), "failed": failed, "unfinished": len(all_trials) - len(done)}
 
 
 def _say(msg: str) -> None:

@@ -20,7 +20,8 @@ uniformly from its valid actions: a list for the reference's ``step``/``run``, a
 every step for ours, a [1, n] array for the core), so all three play the same episodes; the large batch draws
 its actions the same way. Every cell is timed with wall clock and with ``time.process_time`` (CPU
 time of this process, which other processes' load disturbs less); the table gives medians over the rounds and
-the median of the per-round ratios b / a. Nothing of the references is part of this repository: they are
+the median of the per-round ratios b / a, and "same episodes": of the episodes the reference finishes in the
+first 1,000 pooled actions, how many ours played with the same length and return. Nothing of the references is part of this repository: they are
 imported from the given paths, with inert stand-ins for the modules they import but never call while stepping
 (``gym``, ``IPython``, ``pygame``) when those are not installed.
 """
@@ -176,6 +177,32 @@ def run_reference(name: str, pool, horizon: int, seconds: float) -> tuple[float,
             return steps / wall, steps / cpu
 
 
+def same_episodes(name: str, agents, pool, horizon: int, steps: int = 1000) -> str:
+    """Step the reference and ``make(name)`` with the first ``steps`` pooled actions: "k/n" of the n episodes the
+    reference finished had the same length and return in ours (both must play the same episodes)."""
+    env, step, reset = reference_env(name)
+    reset()
+    ours = make(name)
+    ours.reset(seed=0)
+    ref_eps, our_eps, t, ret_ref, ret_ours = [], [], 0, 0.0, 0.0
+    for k in range(steps):
+        out = step(pool[k % POOL])
+        t += 1
+        ret_ref += float(out[1][0] if isinstance(out[1], (list, tuple)) else out[1])
+        if out[2] or t >= horizon:
+            ref_eps.append((t, round(ret_ref, 3)))
+            reset()
+            t, ret_ref = 0, 0.0
+        _, rewards, _, _, _ = ours.step(dict(zip(agents, pool[k % POOL])))
+        ret_ours += rewards[agents[0]]
+        if not ours.agents:
+            our_eps.append((int(ours.core.last.t[0]), round(ret_ours, 3)))
+            ours.reset()
+            ret_ours = 0.0
+    same = sum(a[0] == b[0] and abs(a[1] - b[1]) < 1e-3 for a, b in zip(ref_eps, our_eps))
+    return f"{same}/{len(ref_eps)}"
+
+
 def run_pettingzoo(name: str, agents, pool, seconds: float) -> tuple[float, float]:
     """(steps/s wall, steps/s CPU) of ``make(name)`` stepped with ``{agent: action}`` dicts, reset at episode end."""
     env = make(name)
@@ -243,10 +270,11 @@ def side_by_side(scen: list[str], rounds: int, seconds: float, big: int) -> None
     print(f"Side by side, {rounds} interleaved rounds of {seconds:g} s a cell; medians over rounds; ratio = median "
           "of the per-round ratios (ours / reference). Wall clock, CPU time (time.process_time) in parentheses.")
     print(f"| scenario | reference | PettingZoo make() | core B = 1 | core B = {big} | make() / reference | "
-          f"core B = 1 / reference | core B = {big} / reference |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          f"core B = 1 / reference | core B = {big} / reference | same episodes |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name in scen:
         agents, pool, horizon, valid = action_pool(name)
+        same = same_episodes(name, agents, pool, horizon)
         one = np.array(pool, np.int64)[:, None, :]  # B = 1: the very actions (a) and (b) step
         rng = np.random.default_rng(1)
         many = np.stack([v[rng.integers(0, len(v), (16, big))] for v in valid], -1)  # [16, big, n]
@@ -265,6 +293,7 @@ def side_by_side(scen: list[str], rounds: int, seconds: float, big: int) -> None
 
         row = [f"{_fmt(med(k, 0))} ({_fmt(med(k, 1))})" for k in ("a", "b", "c1", "cb")]
         row += [f"{ratio(k, 0):.2f} ({ratio(k, 1):.2f})" for k in ("b", "c1", "cb")]
+        row.append(same)
         print(f"| {name} | " + " | ".join(row) + " |", flush=True)
 
 

@@ -72,13 +72,14 @@ class ValueFactorisation(Family):
         A = self.info.n_actions
         inp = sequence_inputs(b, self.view)
         agent = self.online["agent"]
-        feats = agent.features(inp["obs"], inp["prev_action"], inp["prev_elapsed"], inp["t"])  # [B, T+1, n, F]
         state = b["state"]  # [B, T+1, S]
         # the networks see each episode's real rows only (steps and final observation row), not the padding
         packing = RowPacking.of_batch(b["filled"])
-        net_in = (feats, inp["eval_elapsed"], state)
+        rows = (inp["obs"], inp["prev_action"], inp["prev_elapsed"], inp["t"], inp["eval_elapsed"], state)
         if packing is not None:
-            net_in = tuple(packing.pack(x) for x in net_in)  # [R, ...]
+            rows = tuple(packing.pack(x) for x in rows)  # [R, ...]
+        feats = agent.features(*rows[:4])  # [B, T+1, n, F] or [R, n, F]
+        net_in = (feats, rows[4], rows[5])
         q_all, first = self._forward(self.online, *net_in, packing)
         with torch.no_grad():
             tq_all, tfirst = self._forward(self.target, *net_in, packing)

@@ -220,6 +220,9 @@ class Driver:
         for k, v in state["counters"].items():
             setattr(self.c, k, v)
         self.c.published = -1
+        # the learner's state may include updates whose results the driver had not absorbed yet (a train call in
+        # flight while the checkpoint was collected): its version is the count that holds
+        self.c.updates = self.c.version = int(state["learner"].get("version", self.c.version))
         Checkpointer.restore(self.topo, state)
         if self.supervisor is not None:
             self.supervisor.restarts.update(state.get("restarts", {}))

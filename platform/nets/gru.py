@@ -12,7 +12,8 @@ and forms every weight gradient with one GEMM per chunk of steps. Same equations
 
 Sequences may have different lengths (:func:`gru_packed`, the layout of ``nn.utils.rnn.PackedSequence``): rows
 are time-major and step t holds the first ``steps[t]`` sequences, longest first, so padding costs nothing.
-Values equal ``nn.GRU``'s exactly and gradients up to float rounding (tests/platform/nets/test_gru.py).
+Values equal ``nn.GRU``'s exactly and gradients up to float rounding (tests/platform/nets/test_gru.py). On
+CUDA the module's own (cuDNN) forward and backward run instead.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
+from torch.nn.utils.rnn import PackedSequence
 
 CHUNK_ELEMENTS = 1 << 16  # the backward walks time in chunks of about this many rows x H elements (cache-sized)
 
@@ -41,6 +43,10 @@ def gru_packed(data: Tensor, steps: Sequence[int], gru: nn.GRU) -> Tensor:
     if not steps or steps[-1] < 1 or any(a < b for a, b in zip(steps, steps[1:])) or sum(steps) != data.shape[0]:
         raise ValueError(f"steps must be positive, non-increasing and sum to the {data.shape[0]} rows of data; "
                          f"got {len(steps)} steps summing to {sum(steps)}")
+    if data.device.type != "cpu":  # cuDNN fuses the GRU's forward and backward: the module's own path
+        if steps[0] == steps[-1]:
+            return gru(data.view(len(steps), steps[0], -1))[0].reshape(data.shape[0], -1)
+        return gru(PackedSequence(data, torch.tensor(steps, dtype=torch.int64)))[0].data
     params = (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0)
     if torch.is_grad_enabled() and (data.requires_grad or any(p.requires_grad for p in params)):
         return _GRUUnroll.apply(data, steps, *params)

@@ -361,7 +361,13 @@ def train(cfg: RunConfig, run_dir: str | Path | None = None, resume: str | Path 
 
     ``resume``: a run directory or checkpoint to continue (same config, except how long/where it runs).
     With ``learner.legem`` every batch gets ``batch["reward_redistributed"] = legem.redistribute(batch)``.
+    ``learner.algo=rllib_ppo`` runs RLlib's PPO over the macro-action adapter instead (:mod:`.rllib_run`), with the
+    same run directory layout, metrics, checkpoints and hooks.
     """
+    if cfg.learner.algo == "rllib_ppo":
+        from asyncmarl.cluster.rllib_run import train_rllib
+
+        return train_rllib(cfg, run_dir=run_dir, resume=resume, hooks=hooks)
     return Driver(cfg, run_dir=run_dir, resume=resume, roles=roles, hooks=hooks).run()
 
 

@@ -35,9 +35,12 @@ class ShardHost:
     def add(self, segments: list) -> int:
         return int(self.shard.add(segments, strict=False))
 
-    def sample(self, batch_size: int, view: str):
-        """(batch or None, complete episodes stored)."""
-        return self.shard.sample(batch_size, view), int(self.shard.num_episodes())
+    def sample(self, batch_size: int, view: str, min_version: int | None = None):
+        """(batch or None, complete episodes stored); ``min_version``: on-policy shards hand out only episodes
+        acted by that policy version or newer."""
+        if min_version is None:
+            return self.shard.sample(batch_size, view), int(self.shard.num_episodes())
+        return self.shard.sample(batch_size, view, min_version), int(self.shard.num_episodes())
 
     def num_episodes(self) -> int:
         return int(self.shard.num_episodes())

@@ -4,6 +4,15 @@ publishes versioned weights.
 Under Ray the host prefetches: the sample request for the next batch (and LeGEM's redistribution of it, chained
 on the shard's ObjectRef so the batch goes shard -> LeGEM directly) is in flight while the current batch trains.
 In one process it samples when it needs a batch, so the in-process loop stays deterministic.
+
+On-policy learners (``replay.on_policy``, the actor-critic baselines) never prefetch: each batch is gathered
+from the shards' FIFOs when it is needed, asking only for episodes acted by policy version ``V -
+replay.max_policy_lag`` or newer (``V`` the learner's version, which cannot change before the batch is used),
+until ``cluster.batch_size`` episodes are held; each is handed out once and trained on by one update
+(``learner.epochs`` gradient steps). The lag ``V - episode version`` of every consumed batch is recorded
+(:meth:`LearnerHost.consumption`) and logged (``onpolicy/lag_max``, ``onpolicy/lag_mean``). Rollout actors keep
+stepping meanwhile with the weights they have; with ``max_policy_lag`` >= 1 what they collect while an update
+runs is still usable, with 0 it is dropped (and the workers restart such episodes when new weights arrive).
 """
 from __future__ import annotations
 
@@ -48,6 +57,7 @@ class LearnerHost:
 
     IDLE_SLEEP_S = 0.005  # back-off while the shards have no batch (under Ray)
     CHECK_EVERY = 100  # batches between whole-episode checks (the first batch is always checked)
+    CONSUMPTION_MEMORY = 10_000  # on-policy batches whose (version, episode ids, episode versions) are kept
 
     def __init__(self, cfg, info, shards: list, legem, roles: Roles):
         self.learner = roles.learner(cfg, info)
@@ -56,6 +66,10 @@ class LearnerHost:
         self.min_episodes = int(cfg.replay.min_episodes)
         self.prioritized = cfg.replay.sampler == "prioritized"  # send TD priorities back to the shards
         self.check_rows = self.view == "mac_sjert" and cfg.replay.window == 0  # whole episodes are sampled
+        self.on_policy, self.max_lag = bool(cfg.replay.on_policy), int(cfg.replay.max_policy_lag)
+        self._held: list = []  # on-policy: fresh parts gathered towards the next batch
+        self._consumed: list = []  # on-policy: (version, episode ids, their policy versions) per batch
+        self._stale_rows = 0  # on-policy rows dropped here for being too old (replay drops them first)
         self.legem = legem
         self.version = 0
         self.rng = seeding.generator(cfg.seed, "learner", "batch_split")
@@ -69,8 +83,10 @@ class LearnerHost:
     def set_shards(self, shards: list) -> None:
         self.shards = list(shards)
         self._sizes = np.zeros(len(self.shards))  # complete episodes per shard, as last reported
-        self._prefetch = is_remote(self.shards[0])
+        self._remote = is_remote(self.shards[0])
+        self._prefetch = self._remote and not self.on_policy
         self._pending = None
+        self._held = []
 
     def set_legem(self, legem) -> None:
         self.legem = legem
@@ -88,6 +104,8 @@ class LearnerHost:
     def _take(self):
         """The next (batch, redistributed [B, T], [(shard, rows)] in batch order), or Nones when some shard had
         no batch."""
+        if self.on_policy:
+            return self._take_fresh()
         pending = self._pending if self._pending is not None else self._request()
         self._pending = self._request() if self._prefetch else None
         parts, probes, red_ref = pending
@@ -110,6 +128,51 @@ class LearnerHost:
             red = torch.cat([torch.nn.functional.pad(r, (0, T - r.shape[1])) for r in red])  # [B, T]
         return batch, red, [(s, len(b["episode_id"])) for (s, _), b in zip(answers, batches)]
 
+    def _take_fresh(self):
+        """On-policy: ask the shards for what the batch still lacks (in proportion to their last reported
+        sizes, probing the others), keep what arrives; (batch, None, None) once ``batch_size`` episodes are held,
+        else Nones."""
+        floor = int(getattr(self.learner, "version", self.version)) - self.max_lag
+        need = self.batch_size - sum(len(p["episode_id"]) for p in self._held)
+        order = np.argsort(-self._sizes, kind="stable")
+        asks, left = [], need
+        for s in order:
+            c = int(min(self._sizes[s], left))
+            if c > 0:
+                asks.append((int(s), call(self.shards[s], "sample", c, self.view, floor)))
+                left -= c
+        if left > 0:  # sizes unknown or short: probe every shard not asked
+            asked = {s for s, _ in asks}
+            asks += [(s, call(self.shards[s], "sample", left, self.view, floor))
+                     for s in range(len(self.shards)) if s not in asked]
+        for s, ref in asks:  # a failed shard raises here; what the others gave is kept for the next try
+            part, size = resolve(ref)
+            self._sizes[s] = size
+            if part is not None:
+                self._held.append(part)
+        have = sum(len(p["episode_id"]) for p in self._held)
+        if have < self.batch_size:
+            return None, None, None
+        batch, self._held = merge_batches(self._held), []
+        keep = batch["policy_version"] >= floor  # replay already dropped older ones; a restarted shard may not
+        if not bool(keep.all()):
+            self._stale_rows += int((~keep).sum())
+            batch = {k: v[keep] if v.shape[:1] == keep.shape else v for k, v in batch.items()}
+            if not bool(keep.any()):
+                return None, None, None
+        return batch, None, None
+
+    def consumption(self) -> list[tuple[int, list[int], list[int], int]]:
+        """On-policy batches consumed so far (the last ``CONSUMPTION_MEMORY``): (learner version when it was
+        used, episode ids, the policy version that acted in each, the optimiser's gradient steps after it)."""
+        return list(self._consumed)
+
+    def _gradient_steps(self) -> int:
+        """Gradient steps the learner's optimiser has taken (Adam/RMSprop count them per parameter)."""
+        opt = getattr(self.learner, "optimiser", None)
+        state = next(iter(opt.state.values()), None) if opt is not None else None
+        return int(state["step"]) if state is not None and "step" in state else -1
+
     def _send_priorities(self, batch: dict, routes: list[tuple[int, int]]) -> None:
         """The last update's per-episode priorities back to the shards the episodes came from (fire and forget
         under Ray: a shard that died meanwhile has lost those episodes anyway)."""
@@ -128,6 +191,7 @@ class LearnerHost:
         sums: dict[str, float] = defaultdict(float)
         wait_s = train_s = 0.0
         done = partial = errors = empty = 0
+        self._stale_rows, lags = 0, []
         deadline = time.monotonic() + max_wait_s
         while done < num_updates:
             t0 = time.perf_counter()
@@ -139,7 +203,7 @@ class LearnerHost:
             wait_s += time.perf_counter() - t0
             if batch is None:
                 empty += 1
-                if not self._prefetch or time.monotonic() > deadline:
+                if not self._remote or time.monotonic() > deadline:
                     break
                 time.sleep(self.IDLE_SLEEP_S)
                 continue
@@ -148,8 +212,12 @@ class LearnerHost:
             self._batches += 1
             if red is not None:
                 batch["reward_redistributed"] = red
+            if self.on_policy:
+                lags.append(self._record(batch))
             t0 = time.perf_counter()
             metrics = self.learner.update(batch)
+            if self.on_policy:  # the gradient steps taken so far, next to the batch just recorded
+                self._consumed[-1] = self._consumed[-1] + (self._gradient_steps(),)
             if self.prioritized:
                 self._send_priorities(batch, routes)
             train_s += time.perf_counter() - t0
@@ -162,7 +230,19 @@ class LearnerHost:
         out = {k: v / done for k, v in sums.items()} if done else {}
         out.update({"updates": done, "version": self.version, "wait_s": wait_s, "train_s": train_s,
                     "partial_rows": partial, "sample_errors": errors, "empty_samples": empty})
+        if self.on_policy and done:
+            out.update({"onpolicy/lag_max": float(max(max(x) for x in lags)),
+                        "onpolicy/lag_mean": float(np.mean(np.concatenate(lags))),
+                        "onpolicy/stale_rows": float(self._stale_rows)})
         return out
+
+    def _record(self, batch: dict) -> np.ndarray:
+        """Note an on-policy batch about to be used; its rows' lags ``[B]``."""
+        version = int(getattr(self.learner, "version", self.version))
+        acted = np.asarray(batch["policy_version"]).astype(np.int64)
+        self._consumed.append((version, np.asarray(batch["episode_id"]).tolist(), acted.tolist()))
+        del self._consumed[:-self.CONSUMPTION_MEMORY]
+        return version - acted
 
     def publish(self) -> tuple[int, dict]:
         """(version, CPU weights of the acting network): one object in the object store under Ray."""

@@ -63,6 +63,10 @@ def check_combinations(cfg, info) -> None:
         raise ConfigError(
             f"cluster.total_env_steps={cl.total_env_steps} cannot finish replay.min_episodes={rp.min_episodes} "
             f"episodes (each takes at least one step): the learner would never update")
+    if cfg.learner.on_policy != rp.on_policy:
+        need = "true" if cfg.learner.on_policy else "false"
+        raise ConfigError(f"replay.on_policy must be {need} for learner.algo={cfg.learner.algo!r}: the actor-critic "
+                          f"baselines train on fresh episodes only, the value-based learners replay")
     if cfg.learner.device == "cuda" and cl.runtime == "local":
         import torch
 

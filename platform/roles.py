@@ -68,8 +68,9 @@ class ReplayShard(Protocol):
         """Store segments; returns how many episodes became complete (and sampleable). Rejected segments raise
         a ``SegmentError`` listing them (``strict``) or are only counted in ``stats()``."""
 
-    def sample(self, batch_size: int, view: str = "mac_sjert") -> Batch | None:
-        """A padded episode batch, or None when too few episodes are stored or the rate limit holds."""
+    def sample(self, batch_size: int, view: str = "mac_sjert", min_version: int | None = None) -> Batch | None:
+        """A padded episode batch, or None when too few episodes are stored or the rate limit holds (on-policy
+        shards: up to ``batch_size`` fresh episodes acted by ``min_version`` or newer, each handed out once)."""
 
     def num_episodes(self) -> int:
         """Complete episodes stored."""

@@ -2,6 +2,7 @@
 joint macro-actions (conditional on the running ones, recomputed only where some action ends), each agent's RNN
 ticking at its own decisions (Mac-CERT), and on-policy restarts of episodes that became too old."""
 import numpy as np
+import pytest
 import torch
 
 from asyncmarl.platform.nets import AgentNetConfig
@@ -97,3 +98,21 @@ def test_on_policy_worker_restarts_episodes_older_than_the_lag():
     assert lagged.restarted_episodes == 0  # one version behind is allowed
     lagged.set_weights(2, weights)
     assert lagged.restarted_episodes == 6
+
+
+@pytest.mark.parametrize("algo", ["mac_dec_ddrqn", "mac_cen_ddrqn", "mac_dec_maddrqn", "mac_iac", "mac_cac",
+                                  "mac_niacc", "mac_iaicc"])
+def test_workers_load_what_each_baseline_learner_publishes(algo):
+    from asyncmarl.learner import Learner, LearnerConfig
+    from asyncmarl.learner.config import BASELINE_VIEWS
+
+    joint = JointNetConfig(embed_dim=8, hidden_dim=8)
+    cfg = LearnerConfig(algo=algo, buffer=BASELINE_VIEWS[algo], atpg=False, agent_net=PLAIN, joint_net=joint,
+                        device="cpu")
+    w = worker(cfg.policy, view=cfg.buffer)
+    learner = Learner(cfg, w.info)
+    version, weights = learner.get_weights()
+    w.set_weights(version + 1, weights)  # newer than the worker's initial version 0
+    for name, value in learner.online[learner.family.acting].state_dict().items():
+        assert torch.equal(w.net.state_dict()[name], value), name
+    assert w.run(20).env_steps == 120

@@ -32,7 +32,7 @@ def free_port() -> int:
 @pytest.fixture
 def head_node():
     """A Ray head node in its own process group (``ray start --block``); SIGTERM to it stops the node."""
-    port, dash = free_port(), free_port()
+    port, dash, agent = free_port(), free_port(), free_port()
     temp = tempfile.mkdtemp(prefix="rj", dir="/tmp")  # short: Ray's socket paths must stay < 108 chars
     # loopback-only test cluster: no token authentication (Ray 2.60 enables it by default)
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
@@ -40,7 +40,8 @@ def head_node():
     proc = subprocess.Popen(
         [str(BIN / "ray"), "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1",
          "--dashboard-host=127.0.0.1", f"--dashboard-port={dash}", "--num-cpus=2", f"--temp-dir={temp}",
-         "--include-dashboard=true", "--disable-usage-stats"],
+         "--include-dashboard=true", "--disable-usage-stats",
+         f"--dashboard-agent-listen-port={agent}"],  # not the default port another Ray instance may hold
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 120

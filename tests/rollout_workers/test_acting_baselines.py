@@ -116,3 +116,58 @@ def test_workers_load_what_each_baseline_learner_publishes(algo):
     for name, value in learner.online[learner.family.acting].state_dict().items():
         assert torch.equal(w.net.state_dict()[name], value), name
     assert w.run(20).env_steps == 120
+
+
+def test_the_learner_scores_each_choice_as_the_worker_sampled_it():
+    """Acting and learning see the same inputs: for every decision of real episodes, log pi(taken action) that
+    the learner computes on the Mac-CERT batch equals the worker's at sampling time (same weights)."""
+    from asyncmarl.learner import Learner, LearnerConfig
+    from asyncmarl.learner.batch import prepare_batch
+    from asyncmarl.learner.families.actor_critic import masked_log_softmax
+    from asyncmarl.learner.families.sequences import cert_sequences
+    from asyncmarl.memory_service.replay import ReplayConfig, ReplayShard
+
+    w = worker("stochastic")
+    cfg = LearnerConfig(algo="mac_iaicc", buffer="mac_cert", atpg=False, agent_net=PLAIN, device="cpu", gamma=0.99)
+    learner = Learner(cfg, w.info)
+    torch.manual_seed(3)
+    with torch.no_grad():  # a policy far from uniform
+        for p in learner.online["agent"].parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+    version, weights = learner.get_weights()
+    w.set_weights(version + 1, weights)
+    seen, act = {}, w.policy.act
+
+    def recording_act(step, epsilon, rng, explore=True):
+        pol = w.policy
+        with torch.no_grad():
+            q, _ = w.net.act(torch.as_tensor(step.obs), torch.as_tensor(pol.prev_action),
+                             torch.as_tensor(pol.prev_elapsed), torch.as_tensor(step.t), pol.hidden,
+                             torch.as_tensor(step.choosing))
+        actions = act(step, epsilon, rng, explore)
+        logp = masked_log_softmax(q, torch.tensor(step.action_mask))
+        for b, i in zip(*np.nonzero(step.choosing)):
+            seen[(int(w.cutter.episode_ids[b]), int(i), int(step.t[b]))] = float(logp[b, i, actions[b, i]])
+        return actions
+
+    w.policy.act = recording_act
+    out = w.run(150, global_steps=10**9)  # epsilon at its end value
+    shard = ReplayShard(ReplayConfig(min_episodes=1, gamma=0.99), seed=0)
+    count = shard.add(out.segments)
+    batch = shard.sample(count, view="mac_cert")
+    b = prepare_batch(batch, w.info, "mac_cert", torch.device("cpu"), False, True)
+    c = cert_sequences(b)
+    agent = learner.online["agent"]
+    z = torch.zeros_like(c["prev_action"])
+    with torch.no_grad():
+        q = agent.q_values(agent.hiddens_from_features(agent.features(c["obs"], c["prev_action"], z, z[..., 0])))
+    K = c["mask"].shape[1]
+    logp = masked_log_softmax(q[:, :K], c["avail"][:, :K]).gather(-1, c["action"].unsqueeze(-1)).squeeze(-1)
+    checked = 0
+    for row, eid in enumerate(batch["episode_id"].tolist()):
+        for i in range(2):
+            for k in range(int(c["mask"][row, :, i].sum())):
+                want = seen[(eid, i, int(c["t_start"][row, k, i]))]
+                assert abs(float(logp[row, k, i]) - want) < 1e-4, (eid, i, k)
+                checked += 1
+    assert count >= 8 and checked > 100

@@ -193,13 +193,13 @@ def same_episodes(name: str, agents, pool, horizon: int, steps: int = 1000) -> s
             ref_eps.append((t, round(ret_ref, 3)))
             reset()
             t, ret_ref = 0, 0.0
-        _, rewards, _, _, _ = ours.step(dict(zip(agents, pool[k % POOL])))
+        _, rewards, _, _, _ = ours.step(dict(zip(agents, pool[k % POOL], strict=True)))
         ret_ours += rewards[agents[0]]
         if not ours.agents:
             our_eps.append((int(ours.core.last.t[0]), round(ret_ours, 3)))
             ours.reset()
             ret_ours = 0.0
-    same = sum(a[0] == b[0] and abs(a[1] - b[1]) < 1e-3 for a, b in zip(ref_eps, our_eps))
+    same = sum(a[0] == b[0] and abs(a[1] - b[1]) < 1e-3 for a, b in zip(ref_eps, our_eps, strict=True))
     return f"{same}/{len(ref_eps)}"
 
 
@@ -211,7 +211,7 @@ def run_pettingzoo(name: str, agents, pool, seconds: float) -> tuple[float, floa
     clock = _Clock()
     while True:
         for _ in range(100):
-            env.step(dict(zip(agents, pool[k % POOL])))
+            env.step(dict(zip(agents, pool[k % POOL], strict=True)))
             k += 1
             if not env.agents:
                 env.reset()
@@ -289,7 +289,7 @@ def side_by_side(scen: list[str], rounds: int, seconds: float, big: int) -> None
             return statistics.median(v[j] for v in cells[key])
 
         def ratio(key, j):
-            return statistics.median(x[j] / a[j] for x, a in zip(cells[key], cells["a"]))
+            return statistics.median(x[j] / a[j] for x, a in zip(cells[key], cells["a"], strict=True))
 
         row = [f"{_fmt(med(k, 0))} ({_fmt(med(k, 1))})" for k in ("a", "b", "c1", "cb")]
         row += [f"{ratio(k, 0):.2f} ({ratio(k, 1):.2f})" for k in ("b", "c1", "cb")]

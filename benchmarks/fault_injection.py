@@ -110,7 +110,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     marks = rng.uniform(0.1, 0.9, size=(len(ROLES), args.kills)) * args.steps
-    plan = sorted([int(m), role] for role, ms in zip(ROLES, marks) for m in ms)
+    plan = sorted([int(m), role] for role, ms in zip(ROLES, marks, strict=True) for m in ms)
     t0 = time.time()
 
     # 1. fault-free

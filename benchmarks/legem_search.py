@@ -154,7 +154,7 @@ def main() -> None:
         print(LENGTH_HEADER)
         length_table(workload, [max(l, 12) for l in args.lengths], args.train, args.probe, args.seed)
     for cap in args.node_caps:
-        print(f"\n## memory against episodes stored (repeated hunt with shot history)\n")
+        print("\n## memory against episodes stored (repeated hunt with shot history)\n")
         print(MEMORY_HEADER.format(length=args.memory_length, cap=cap))
         memory_table(args.memory_length, args.memory_counts, cap, args.seed)
 

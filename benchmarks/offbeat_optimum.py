@@ -33,7 +33,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from asyncmarl.platform.envs import make_batched  # noqa: E402
-from asyncmarl.platform.envs.offbeat.afforestation import DEAD, EMPTY, MATURE, SAPLING, WATERED  # noqa: E402
+from asyncmarl.platform.envs.offbeat.afforestation import EMPTY, SAPLING, WATERED  # noqa: E402
 
 CHUNK = 100_000  # copies stepped at once
 SKIP = ("macro_obs",)  # snapshot entries that cannot change the future (rebuilt as zeros on load)

@@ -31,8 +31,7 @@ from asyncmarl.cluster.handles import LocalHandle, call, get  # noqa: E402
 from asyncmarl.cluster.learner_host import LearnerHost  # noqa: E402
 from asyncmarl.cluster.roles import Roles  # noqa: E402
 from asyncmarl.cluster.topology import build_topology  # noqa: E402
-from asyncmarl.memory_service.replay.synthetic import (  # noqa: E402
-    ScriptedMacroEnv, ScriptedSettings, scripted_segments)
+from asyncmarl.memory_service.replay.synthetic import ScriptedMacroEnv, ScriptedSettings, scripted_segments  # noqa: E402
 from asyncmarl.platform.roles import RolloutResult  # noqa: E402
 
 # Sizes used when a scenario is not registered: (n_agents, n_actions, obs_dim, state_dim, horizon)

@@ -14,8 +14,8 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from asyncmarl.cluster.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from asyncmarl.cluster.checkpointer import Checkpointer, RunDirLock, truncate_metrics

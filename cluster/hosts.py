@@ -15,7 +15,6 @@ from typing import Any
 from asyncmarl.cluster.handles import call, failure_types, get, is_remote  # noqa: F401 - re-exported
 from asyncmarl.cluster.roles import Roles
 
-
 resolve = get  # the value behind an ObjectRef or LocalRef (kept under this name for the hosts' readers)
 
 

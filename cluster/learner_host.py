@@ -126,7 +126,7 @@ class LearnerHost:
         if red is not None:
             T = batch["filled"].shape[1]
             red = torch.cat([torch.nn.functional.pad(r, (0, T - r.shape[1])) for r in red])  # [B, T]
-        return batch, red, [(s, len(b["episode_id"])) for (s, _), b in zip(answers, batches)]
+        return batch, red, [(s, len(b["episode_id"])) for (s, _), b in zip(answers, batches, strict=True)]
 
     def _take_fresh(self):
         """On-policy: ask the shards for what the batch still lacks (in proportion to their last reported

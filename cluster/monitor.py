@@ -136,7 +136,7 @@ class WandbSink:
         self._announce()
 
     @classmethod
-    def for_run(cls, cfg, run_dir: Path, resume_id: str | None = None, code: dict | None = None) -> "WandbSink":
+    def for_run(cls, cfg, run_dir: Path, resume_id: str | None = None, code: dict | None = None) -> WandbSink:
         """The driver's wandb run for ``cfg``: mode from ``logging.wandb_mode`` (and ``WANDB_MODE``), named like
         the run directory, readable group, tags, resolved config and ``code`` (see :mod:`.provenance`)."""
         tags = run_tags(cfg) + (["resumed"] if resume_id else [])

@@ -70,7 +70,7 @@ def group_labels(configs: dict[str, object]) -> tuple[dict[str, str], str]:
     keys = sorted(set().union(*flat.values()))
     differ = [k for k in keys if len({repr(f.get(k)) for f in flat.values()}) > 1]
     leaves = [k.rsplit(".", 1)[-1] for k in differ]
-    short = {k: (leaf if leaves.count(leaf) == 1 else k) for k, leaf in zip(differ, leaves)}
+    short = {k: (leaf if leaves.count(leaf) == 1 else k) for k, leaf in zip(differ, leaves, strict=True)}
     any_cfg = next(iter(configs.values()))
     scenarios = {c.env.scenario for c in configs.values()}
     algos = {algo_label(c) for c in configs.values()}

@@ -17,7 +17,7 @@ of their own (``tiny``). ``base:`` names a preset or a YAML path, or a list of t
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ def _stems(folder: str) -> list[str]:
     return sorted((p.stem for p in (PRESET_DIR / folder).glob("*.yaml")), key=_natural)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _file_meta(path: Path, mtime: float) -> tuple[str | None, tuple[str, ...], str | None]:
     """(env.scenario, applies_to, label) of a shipped scenario or method file (cached per modification time)."""
     node = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -145,7 +145,7 @@ def _read_file(path: Path) -> Any:
     return parse_yaml(text, str(path))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parsed_preset(path: Path, mtime: float) -> dict:
     try:
         text = path.read_text(encoding="utf-8")

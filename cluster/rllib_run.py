@@ -19,9 +19,9 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -132,7 +132,7 @@ class RllibPolicy:
         self.module.eval()
 
     @classmethod
-    def from_checkpoint(cls, cfg: RunConfig, state: dict, seed: int = 0) -> "RllibPolicy":
+    def from_checkpoint(cls, cfg: RunConfig, state: dict, seed: int = 0) -> RllibPolicy:
         if state.get("format") != FORMAT or "policy" not in state:
             raise CheckpointError(f"not a checkpoint of an {ALGO} run (format {state.get('format')!r})")
         return cls(cfg, state["policy"], seed)

@@ -4,8 +4,9 @@ for them. The defaults build the real classes; tests may pass other constructors
 (they must be picklable to run as Ray actors)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from asyncmarl.platform import seeding
 

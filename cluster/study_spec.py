@@ -145,7 +145,7 @@ def trial_id(preset: str, point: dict, seed: int) -> str:
 def trials(spec: StudySpec) -> list[Trial]:
     """Every trial of the study: presets x grid points x seeds, in that order."""
     keys = list(spec.grid)
-    points = [dict(zip(keys, combo)) for combo in itertools.product(*(spec.grid[k] for k in keys))] or [{}]
+    points = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(spec.grid[k] for k in keys))] or [{}]
     out = []
     for preset in spec.presets:
         for point in points:

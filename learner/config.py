@@ -3,7 +3,6 @@ YAML with ``key=value`` overrides. Every bad value raises a ValueError naming ``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from asyncmarl.learner.ppo_config import PpoConfig
 from asyncmarl.platform.nets import AgentNetConfig
@@ -54,7 +53,7 @@ class LearnerConfig:
     optimiser: str = "adam"  # adam | rmsprop
     grad_clip: float = 10.0  # max global gradient norm (0: no clipping)
     n_step: int = 5  # n of the n-step micro-TD targets (paper Tables 3-4: 5)
-    td_lambda: Optional[float] = None  # TD(lambda) targets instead of n-step when set (in [0, 1])
+    td_lambda: float | None = None  # TD(lambda) targets instead of n-step when set (in [0, 1])
     double_q: bool = True  # online net picks the (conditional) argmax, target net evaluates it
     target_update: str = "hard"  # hard copies every target_update_interval updates, or polyak every update
     target_update_interval: int = 4  # updates between hard target copies

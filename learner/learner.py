@@ -122,7 +122,7 @@ class Learner:
             raise ValueError(f"learner checkpoint does not match this learner's networks: {e}") from None
         kernels = [{k: g[k] for k in ("fused", "foreach") if k in g} for g in self.optimiser.param_groups]
         self.optimiser.load_state_dict(state["optimiser"])
-        for group, kernel in zip(self.optimiser.param_groups, kernels):  # how to step is ours, not the file's
+        for group, kernel in zip(self.optimiser.param_groups, kernels, strict=True):  # how to step is ours, not the file's
             group.update(kernel)
         self.version = int(state["version"])
 
@@ -130,7 +130,7 @@ class Learner:
     def _update_target(self) -> None:
         with torch.no_grad():
             if self.cfg.target_update == "polyak":
-                for tp, p in zip(self.target.parameters(), self.online.parameters()):
+                for tp, p in zip(self.target.parameters(), self.online.parameters(), strict=True):
                     tp.lerp_(p, self.cfg.tau)
             elif self.version % self.cfg.target_update_interval == 0:
                 self.target.load_state_dict(self.online.state_dict())

@@ -7,13 +7,14 @@ environments require. The centrally executed baselines act through :mod:`.centra
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
 
-from asyncmarl.platform.envs import EnvInfo, Step, make_batched, spec
 from asyncmarl.platform import seeding
+from asyncmarl.platform.envs import EnvInfo, Step, make_batched, spec
 from asyncmarl.platform.nets import AgentNetConfig, make_agent_net
 from asyncmarl.platform.nets.joint import JointNet, JointNetConfig
 from asyncmarl.platform.roles import RolloutResult

@@ -44,7 +44,7 @@ def contact_sheet(frames: list[np.ndarray], width: int, cols: int, gap: int = 12
     heights = [max(t.shape[0] for t in r) for r in rows]
     sheet = np.full((sum(heights) + gap * (len(rows) + 1), cols * width + gap * (cols + 1), 3), 225, np.uint8)
     y = gap
-    for r, h in zip(rows, heights):
+    for r, h in zip(rows, heights, strict=True):
         for j, t in enumerate(r):
             x = gap + j * (width + gap)
             sheet[y:y + t.shape[0], x:x + width] = t

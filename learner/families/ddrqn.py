@@ -16,7 +16,7 @@ joint rows; the reference's value-based runs use one step (the presets set ``n_s
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from asyncmarl.learner.families.base import Family, Losses
 from asyncmarl.learner.families.sequences import cert_sequences, joint_obs, per_agent_nstep

@@ -20,8 +20,16 @@ from torch import Tensor, nn
 from asyncmarl.learner.atpg import ATPG
 from asyncmarl.learner.families.base import Family, Losses
 from asyncmarl.learner.mixers import make_mixer
-from asyncmarl.learner.targets import (NEG, conditional_argmax, discounted_segment_returns, gather_rows,
-                                       lambda_returns, macro_targets, nstep_returns, sanitize_available)
+from asyncmarl.learner.targets import (
+    NEG,
+    conditional_argmax,
+    discounted_segment_returns,
+    gather_rows,
+    lambda_returns,
+    macro_targets,
+    nstep_returns,
+    sanitize_available,
+)
 from asyncmarl.platform.nets import make_agent_net
 from asyncmarl.platform.nets.agent import sequence_inputs
 from asyncmarl.platform.nets.packing import RowPacking

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class LegemConfig:
         if not 0.0 < float(self.evict_fraction) <= 1.0:
             raise ValueError(f"legem.evict_fraction must be in (0, 1], got {self.evict_fraction!r}")
         edges = tuple(float(e) for e in np.atleast_1d(np.asarray(self.return_edges, dtype=np.float64)))
-        if any(b <= a for a, b in zip(edges, edges[1:])):
+        if any(b <= a for a, b in pairwise(edges)):
             raise ValueError(f"legem.return_edges must be strictly increasing, got {self.return_edges!r}")
         object.__setattr__(self, "return_edges", edges)
         for name in ("scheme2_normalise", "commit_only"):

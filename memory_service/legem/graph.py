@@ -97,7 +97,7 @@ class LevelledGraphs:
             rows.append(self._new_node(node_key) if row is None else row)
         self.visits[rows, bucket] += 1  # rows are distinct (one per level), so fancy += is exact
         edges = []
-        for src, dst in zip(rows[:-1], rows[1:]):
+        for src, dst in zip(rows[:-1], rows[1:], strict=True):
             code = (src << 32) | dst
             row = self.edge_index.get(code)
             edges.append(self._new_edge(code, src, dst) if row is None else row)
@@ -156,7 +156,7 @@ class LevelledGraphs:
         new_row = np.cumsum(keep) - 1  # [N] old row -> new row (valid where keep)
         src, dst = self.edge_src[:m_old], self.edge_dst[:m_old]
         keep_e = keep[src] & keep[dst]
-        node_keys = [k for k, kk in zip(self.node_keys, keep.tolist()) if kk]
+        node_keys = [k for k, kk in zip(self.node_keys, keep.tolist(), strict=True) if kk]
         level, visits = self.level[:n_old][keep], self.visits[:n_old][keep]
         e_src, e_dst = new_row[src[keep_e]], new_row[dst[keep_e]]
         e_visits = self.edge_visits[:m_old][keep_e]
@@ -189,12 +189,12 @@ class LevelledGraphs:
         self.edge_visits = _grow(np.zeros((64, self.n_buckets), np.int64), m)
         self.edge_src[:m], self.edge_dst[:m], self.edge_visits[:m] = e_src, e_dst, e_visits
         self.n_edges = m
-        self.edge_index = {(int(s) << 32) | int(d): i for i, (s, d) in enumerate(zip(e_src.tolist(), e_dst.tolist()))}
+        self.edge_index = {(int(s) << 32) | int(d): i for i, (s, d) in enumerate(zip(e_src.tolist(), e_dst.tolist(), strict=True))}
         self.best_in = _grow(np.full((64, self.n_buckets), -1, np.int64), n, fill=-1)
         self.best_in[:n] = best_in
         self.in_edges = [[] for _ in range(n)]
         self.out_edges = [[] for _ in range(n)]
-        for i, (s, d) in enumerate(zip(e_src.tolist(), e_dst.tolist())):
+        for i, (s, d) in enumerate(zip(e_src.tolist(), e_dst.tolist(), strict=True)):
             self.in_edges[d].append(i)
             self.out_edges[s].append(i)
 

@@ -37,17 +37,17 @@ def build_rows(episodes: list[Episode], cuts: list[tuple[int, int, int]], n_agen
     B = len(episodes)
     L = np.array([hi - lo for lo, hi, _ in cuts], np.int64)  # [B] steps per row of the batch
     T = int(L.max())
-    out = {f: _scatter([e.rows[f][lo : hi + 1] for e, (lo, hi, _) in zip(episodes, cuts)], T + 1, BATCH_DTYPES[f])
+    out = {f: _scatter([e.rows[f][lo : hi + 1] for e, (lo, hi, _) in zip(episodes, cuts, strict=True)], T + 1, BATCH_DTYPES[f])
            for f in FINAL_FIELDS}
     for f in ACTION_FIELDS:  # stored compact, widened to the batch dtype here
-        out[f] = _scatter([e.rows[f][lo:hi] for e, (lo, hi, _) in zip(episodes, cuts)], T, BATCH_DTYPES[f])
+        out[f] = _scatter([e.rows[f][lo:hi] for e, (lo, hi, _) in zip(episodes, cuts, strict=True)], T, BATCH_DTYPES[f])
     t = np.arange(T + 1)
     lo = np.array([c[0] for c in cuts], np.int64)
     out["t"] = lo[:, None] + t[None]  # [B, T+1] absolute step; keeps counting on padding (use filled)
     filled = t[None, :T] < L[:, None]  # [B, T]
     out["filled"] = filled.astype(BATCH_DTYPES["filled"])
     out["burn_in"] = (t[None, :T] < np.array([c[2] for c in cuts])[:, None]).astype(BATCH_DTYPES["burn_in"])
-    ends_episode = np.array([hi == e.T for e, (_, hi, _) in zip(episodes, cuts)])  # [B]
+    ends_episode = np.array([hi == e.T for e, (_, hi, _) in zip(episodes, cuts, strict=True)])  # [B]
     last = (t[None, :T] == L[:, None] - 1) & ends_episode[:, None]  # [B, T] the episode's last step
     term = np.array([e.terminated for e in episodes])
     out["terminated"] = (last & term[:, None]).astype(BATCH_DTYPES["terminated"])
@@ -62,7 +62,7 @@ def build_rows(episodes: list[Episode], cuts: list[tuple[int, int, int]], n_agen
 def _segment_tables(episodes, cuts, n_agents) -> dict[str, np.ndarray]:
     """Per-agent tables [B, n, K] of the segments that lie wholly inside each row's window."""
     bs, ags, ks, starts, ends, rets = [], [], [], [], [], []
-    for b, (e, (lo, hi, _)) in enumerate(zip(episodes, cuts)):
+    for b, (e, (lo, hi, _)) in enumerate(zip(episodes, cuts, strict=True)):
         s = e.seg
         sel = (s["start"] >= lo) & (s["end"] < hi)
         agent = s["agent"][sel]

@@ -45,7 +45,7 @@ class PrioritizedSampler:
         pr = np.asarray(priorities, np.float64)
         if pr.shape != np.shape(episode_ids) or (pr <= 0).any() or not np.isfinite(pr).all():
             raise ValueError(f"priorities must be positive finite numbers, one per episode id, got {pr}")
-        for eid, p in zip(np.asarray(episode_ids).tolist(), pr.tolist()):
+        for eid, p in zip(np.asarray(episode_ids).tolist(), pr.tolist(), strict=True):
             ep = storage.episodes.get(eid)
             if ep is not None:  # evicted meanwhile: nothing to update
                 ep.priority = p

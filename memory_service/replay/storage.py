@@ -25,7 +25,7 @@ class Episode:
         self.rows = {f: np.concatenate([op.field(f), op.final[f][None]]) for f in FINAL_FIELDS}
         self.rows.update({f: op.field(f) for f in ACTION_FIELDS})
         recs = [(a, k) + r for a, segs in enumerate(op.segs) for k, r in sorted(segs.items())]
-        cols = list(zip(*recs))  # agent, index, start, end, ret, action, version
+        cols = list(zip(*recs, strict=True))  # agent, index, start, end, ret, action, version
         self.seg = {
             "agent": np.asarray(cols[0], np.int64), "index": np.asarray(cols[1], np.int64),
             "start": np.asarray(cols[2], np.int64), "end": np.asarray(cols[3], np.int64),
@@ -40,7 +40,7 @@ class Episode:
         return {k: getattr(self, k) for k in self.__slots__}
 
     @classmethod
-    def from_state(cls, state: dict) -> "Episode":
+    def from_state(cls, state: dict) -> Episode:
         ep = cls.__new__(cls)
         for k in cls.__slots__:
             setattr(ep, k, state[k] if k != "policy_version" else state.get(k, 0))  # older checkpoints lack it

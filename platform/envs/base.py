@@ -26,8 +26,8 @@ Conventions shared by all scenarios (tests rely on them):
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -61,7 +61,7 @@ class Step:
     @classmethod
     def lazy(cls, fill: Callable[[], dict], lists: tuple[list, list, list] | None, obs: np.ndarray,
              real_obs: np.ndarray, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray,
-             action_mask: np.ndarray, extras: dict[str, np.ndarray]) -> "Step":
+             action_mask: np.ndarray, extras: dict[str, np.ndarray]) -> Step:
         """A Step with the given fields set now and the others (``LAZY_FIELDS``: state, choosing, macro_action,
         elapsed, t) built by ``fill()`` (a dict of them) when first read. ``fill`` must only use values captured
         when the step was taken. ``lists``: copy 0's (choosing, macro_action, elapsed) as Python lists, for
@@ -232,5 +232,5 @@ class EnvInfo:
     family: str = "macro"  # "macro" (macro-actions) or "offbeat" (off-beat actions; action 0 is the no-op)
 
     @classmethod
-    def from_env(cls, env: BatchedEnv, family: str = "macro") -> "EnvInfo":
+    def from_env(cls, env: BatchedEnv, family: str = "macro") -> EnvInfo:
         return cls(env.name, env.n_agents, env.n_actions, env.obs_dim, env.state_dim, env.horizon, family)

@@ -58,7 +58,7 @@ class SingleTables:
         self.BOXSTATE = _frozen(bs)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def single_tables(L: int) -> SingleTables:
     from asyncmarl.platform.envs.boxpushing import OBS_TABLE
     from asyncmarl.platform.envs.boxpushing_tables import tables
@@ -153,7 +153,7 @@ def step_single(env, a0: int, a1: int) -> Step | None:
         goal = [v == s.L - 1 for v in y[:3]]
         term = goal[0] or goal[1] or goal[2]
     if term:
-        r = env._rew64[pc0 + pc1] + sum(g * v for g, v in zip(goal, env._box_rewards.tolist()))
+        r = env._rew64[pc0 + pc1] + sum(g * v for g, v in zip(goal, env._box_rewards.tolist(), strict=True))
         reward = np.array([r], np.float32)
         extras = {"big_box": np.array([goal[2]], np.float32), "small_boxes": np.array([goal[0] + goal[1]], np.float32)}
     else:

@@ -46,7 +46,7 @@ class Layout:
     agent_start: tuple[tuple[int, int, int], ...]  # (x, y, orientation) of agent_0, agent_1
 
     @classmethod
-    def of(cls, L: int) -> "Layout":
+    def of(cls, L: int) -> Layout:
         off = 1 if L >= 8 else 0  # L = 6 puts small boxes against the walls, larger grids one cell in
         half = L // 2
         sx = (off, L - 1 - off)
@@ -213,7 +213,7 @@ class Tables:
         self.MOVEY_GOFF = self.GOAL * self._movey_stride  # by e2: offset of the go-to's goal in MOVEY_*
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tables(L: int) -> Tables:
     """The (read-only, shared) tables of grid size ``L``."""
     t = Tables(L)

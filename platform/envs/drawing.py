@@ -34,7 +34,7 @@ MIN_WIDTH = 460  # frames are at least this wide, so the status lines fit
 PAD = 8  # px margin inside panels
 
 # Returns accumulated per rendered copy: {env: {copy: (t, return so far or None)}} (see _episode_return).
-_RETURNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_RETURNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @lru_cache(maxsize=8)
@@ -199,7 +199,7 @@ def status_panel(env, b: int, width: int, agent_colors, agent_names=None) -> np.
     d = ImageDraw.Draw(im)
     d.line([0, 0, width, 0], fill=RULE)
     d.text((PAD, PAD // 2 + LINE // 2 + 1), head, font=font(), fill=INK, anchor="lm")
-    for i, (n, (action, elapsed, ended)) in enumerate(zip(names, agent_status(env, b))):
+    for i, (n, (action, elapsed, ended)) in enumerate(zip(names, agent_status(env, b), strict=True)):
         y = PAD // 2 + (i + 1) * LINE + 2
         _swatch(d, PAD, y, agent_colors[i % len(agent_colors)], "disc")
         d.text((x_name, y + 7), n, font=font(), fill=INK, anchor="lm")

@@ -28,7 +28,6 @@ from pettingzoo import ParallelEnv
 
 from asyncmarl.platform.envs.base import BatchedEnv, Step
 
-
 # numpy integer types accepted on the fast path (converted to int); anything else takes the checked path
 _NUMPY_INTS = frozenset({np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8})
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import gymnasium
 import numpy as np
@@ -48,7 +49,7 @@ class RllibEnvConfig:
             raise ValueError(f"env_config.render_mode must be None, 'ansi' or 'rgb_array', got {self.render_mode!r}")
 
     @classmethod
-    def from_mapping(cls, config: Mapping[str, Any] | None) -> "RllibEnvConfig":
+    def from_mapping(cls, config: Mapping[str, Any] | None) -> RllibEnvConfig:
         """From RLlib's ``env_config`` (a dict or ``EnvContext``); unknown keys raise naming the valid ones."""
         config = dict(config or {})
         valid = [f.name for f in dataclasses.fields(cls)]

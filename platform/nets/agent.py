@@ -12,8 +12,8 @@ is a one-hidden-layer MLP on [h, f_e(t_m)]; a missing previous action (-1, first
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -17,7 +17,8 @@ CUDA the module's own (cuDNN) forward and backward run instead.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from itertools import pairwise
 
 import torch
 from torch import Tensor, nn
@@ -40,7 +41,7 @@ def gru_packed(data: Tensor, steps: Sequence[int], gru: nn.GRU) -> Tensor:
     if gru.num_layers != 1 or gru.bidirectional or gru.batch_first or not gru.bias:
         raise ValueError("gru_sequence supports one-layer, unidirectional, time-major GRUs with biases")
     steps = tuple(int(s) for s in steps)
-    if not steps or steps[-1] < 1 or any(a < b for a, b in zip(steps, steps[1:])) or sum(steps) != data.shape[0]:
+    if not steps or steps[-1] < 1 or any(a < b for a, b in pairwise(steps)) or sum(steps) != data.shape[0]:
         raise ValueError(f"steps must be positive, non-increasing and sum to the {data.shape[0]} rows of data; "
                          f"got {len(steps)} steps summing to {sum(steps)}")
     if data.device.type != "cpu":  # cuDNN fuses the GRU's forward and backward: the module's own path

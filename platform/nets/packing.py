@@ -88,7 +88,7 @@ class RowPacking:
         flat = ext.index_select(0, self._to_groups)
         sizes = [(end - first) * rows for first, end, rows in self.groups]
         return [c.view(end - first, rows, *x.shape[1:])
-                for c, (first, end, rows) in zip(flat.split(sizes), self.groups)]
+                for c, (first, end, rows) in zip(flat.split(sizes), self.groups, strict=True)]
 
     def from_groups(self, parts: list[Tensor]) -> Tensor:
         """Per group ``[G, rows, ...]`` (as :meth:`to_groups` gave) -> the packed real rows ``[R, ...]``."""

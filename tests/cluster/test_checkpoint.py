@@ -13,9 +13,13 @@ import pytest
 import torch
 
 from asyncmarl.cluster import cli
-
-from asyncmarl.cluster.checkpoint import (CheckpointError, list_checkpoints, load_checkpoint, resolve_checkpoint,
-                                          save_checkpoint)
+from asyncmarl.cluster.checkpoint import (
+    CheckpointError,
+    list_checkpoints,
+    load_checkpoint,
+    resolve_checkpoint,
+    save_checkpoint,
+)
 
 
 def test_round_trip_and_no_temp_files_left(tmp_path):
@@ -68,7 +72,7 @@ def test_every_supported_type_round_trips_exactly(tmp_path):
     got = load_checkpoint(save_checkpoint(tmp_path, 1, state))
     for k, v in state["tensors"].items():
         assert got["tensors"][k].dtype == v.dtype and torch.equal(got["tensors"][k], v), k
-    for a, b in zip(got["arrays"], state["arrays"]):
+    for a, b in zip(got["arrays"], state["arrays"], strict=True):
         assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
     assert list(got["optimizer"]) == [0, 1] and got["optimizer"][1]["step"].item() == 4.0
     assert got["rng"] == state["rng"]

@@ -13,7 +13,7 @@ from asyncmarl.cluster.checkpointer import RunDirBusy, RunDirLock, truncate_metr
 
 def test_a_second_holder_of_a_run_directory_is_refused_and_the_lock_frees_on_release(tmp_path):
     lock = RunDirLock(tmp_path)
-    with pytest.raises(RunDirBusy, match=rf"in use by another asyncmarl process \(pid \d+\)"):
+    with pytest.raises(RunDirBusy, match=r"in use by another asyncmarl process \(pid \d+\)"):
         RunDirLock(tmp_path)
     lock.release()
     RunDirLock(tmp_path).release()

@@ -1,7 +1,7 @@
 """Run configuration: presets load, overrides apply, and every bad input names the key before anything starts."""
 import pytest
 
-from asyncmarl.cluster.config import config_group_key, config_to_dict, config_from_dict, load_config, presets
+from asyncmarl.cluster.config import config_from_dict, config_group_key, config_to_dict, load_config, presets
 
 SCEN = "env.scenario=stag-hunter"  # a registered scenario that is quick to build
 

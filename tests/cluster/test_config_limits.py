@@ -5,8 +5,7 @@ import pytest
 from asyncmarl.cluster import validation_memory
 from asyncmarl.cluster.config import load_config, load_config_text, presets
 from asyncmarl.cluster.validation import ConfigError, check_combinations
-from asyncmarl.cluster.validation_memory import (GB, batch_episode_bytes, check_memory, estimate,
-                                                 stored_step_bytes)
+from asyncmarl.cluster.validation_memory import GB, batch_episode_bytes, check_memory, estimate, stored_step_bytes
 from asyncmarl.platform.envs import env_info, names
 
 BASE = ["logging.progress=false"]

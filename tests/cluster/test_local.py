@@ -156,7 +156,7 @@ def test_prioritized_replay_receives_the_learners_priorities(tiny):
     assert learners[0].sent and len(shards) == 2
     ids, pr = learners[0].sent[-1]  # nothing samples after the last update, so these priorities stand
     held = {eid: ep.priority for s in shards for eid, ep in s.storage.episodes.items()}
-    for eid, p in zip(ids, pr):
+    for eid, p in zip(ids, pr, strict=True):
         if eid in held:  # (evicted episodes are skipped)
             assert held[eid] == pytest.approx(float(p), rel=1e-6)
     assert sum(eid in held for eid in ids) > 0

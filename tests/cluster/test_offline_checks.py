@@ -7,8 +7,8 @@ from asyncmarl.cluster.checkpoint import CheckpointError, save_checkpoint
 from asyncmarl.cluster.cli import main
 from asyncmarl.cluster.config import config_to_dict, load_config
 from asyncmarl.cluster.offline import evaluate_checkpoint, load_policy_worker, policy_mismatches
-from asyncmarl.cluster.rundir import create_run_dir
 from asyncmarl.cluster.roles import make_rollout
+from asyncmarl.cluster.rundir import create_run_dir
 
 FAST = ["logging.progress=false", "logging.wandb_mode=disabled", "rollout.num_envs=2"]
 

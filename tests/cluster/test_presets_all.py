@@ -13,6 +13,7 @@ from asyncmarl.cluster.presets import PRESET_DIR, composed_presets, method_prese
 from asyncmarl.cluster.validation import ConfigError
 from asyncmarl.platform.envs import names, spec
 
+
 def test_every_preset_loads_for_training_with_its_scenario_and_method():
     composed = composed_presets()
     assert len(composed) >= 150 and {"boxpushing6_tomacvf", "wtde_tomacvf", "overcookedb_tomacvf_no_atpg_mac_jert",

@@ -7,8 +7,14 @@ import subprocess
 from dataclasses import dataclass
 
 from asyncmarl.cluster.config import config_to_dict
-from asyncmarl.cluster.provenance import (SOURCE_ROOT, code_version, config_changes, read_resumes, record_resume,
-                                          write_provenance)
+from asyncmarl.cluster.provenance import (
+    SOURCE_ROOT,
+    code_version,
+    config_changes,
+    read_resumes,
+    record_resume,
+    write_provenance,
+)
 from asyncmarl.cluster.rundir import read_config, write_config
 
 

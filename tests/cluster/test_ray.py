@@ -2,6 +2,7 @@
 fault injection (a rollout actor, a replay shard, then the learner killed mid-run), placement errors."""
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,7 @@ def test_killed_rollout_actor_shard_and_learner_are_restarted(ray_session, tiny)
     assert final["counters/updates"] == final["counters/version"] and last["faults/updates_lost"] >= 0
     # the restarted rollout worker continued the run's epsilon schedule instead of starting over at 1.0
     eps = [r["rollout/epsilon"] for r in rows if "rollout/epsilon" in r and r["env_steps"] > killed["at"]]
-    assert eps and max(eps) < 1.0 and all(b <= a + 1e-9 for a, b in zip(eps, eps[1:]))
+    assert eps and max(eps) < 1.0 and all(b <= a + 1e-9 for a, b in pairwise(eps))
 
 
 def test_exhausted_restarts_save_what_they_can_and_exit_1(ray_session, tiny, capsys):

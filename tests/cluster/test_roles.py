@@ -35,7 +35,7 @@ def test_default_roles_fulfil_their_contracts(tiny, role):
         have = list(inspect.signature(getattr(obj, name)).parameters.values())
         where = f"{type(obj).__name__}.{name}"
         assert len(have) >= len(want), f"{where} takes fewer parameters than the contract's {want}"
-        for w, h in zip(want, have):
+        for w, h in zip(want, have, strict=True):
             assert (w.default is inspect.Parameter.empty) == (h.default is inspect.Parameter.empty), \
                 f"{where}: parameter {h.name} and the contract's {w.name} disagree on having a default"
         assert all(h.default is not inspect.Parameter.empty for h in have[len(want):]), f"{where}: extra required"

@@ -91,8 +91,8 @@ def jert_batch(episodes, gamma):
         steps = kept[:-1]
         v["actions"], v["elapsed"] = e["actions"][steps], e["elapsed"][steps]
         v["reward"] = np.array([sum(gamma ** (t - a) * e["reward"][t] for t in range(a, c))
-                                for a, c in zip(kept[:-1], kept[1:])], np.float32)
-        v["discount"] = np.array([gamma ** (c - a) for a, c in zip(kept[:-1], kept[1:])], np.float32)
+                                for a, c in zip(kept[:-1], kept[1:], strict=True)], np.float32)
+        v["discount"] = np.array([gamma ** (c - a) for a, c in zip(kept[:-1], kept[1:], strict=True)], np.float32)
         v["terminated"] = np.zeros(len(steps), np.float32)
         v["terminated"][-1] = e["terminated"][-1]
         v["t"] = np.array(kept, np.int64)

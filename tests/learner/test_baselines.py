@@ -13,8 +13,8 @@ import dataclasses
 
 import pytest
 import torch
-
 from baseline_episode import INFO, TableAgent, TableQ, figure1_batch
+
 from asyncmarl.learner import Learner, LearnerConfig
 from asyncmarl.platform.nets import AgentNetConfig
 from asyncmarl.platform.nets.joint import JointNetConfig, joint_allowed, joint_index, joint_unravel
@@ -176,7 +176,7 @@ def test_checkpoint_round_trip_is_exact_and_weights_load_in_the_acting_net(algo)
     assert b.version == a.version == 3
     ma, mb = a.update(batch), b.update(batch)
     assert ma == mb
-    for x, y in zip(a.online.parameters(), b.online.parameters()):
+    for x, y in zip(a.online.parameters(), b.online.parameters(), strict=True):
         assert torch.equal(x, y)
     version, weights = a.get_weights()
     assert version == 4 and set(weights) == set(a.online[a.family.acting].state_dict())

@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 import torch
-
 from learner_batches import SMALL, jert_batch, make_episodes, sjert_batch
+
 from asyncmarl.learner import Learner, LearnerConfig
 from asyncmarl.learner.config import AtpgConfig
 from asyncmarl.platform.nets import AgentNetConfig, make_agent_net

@@ -63,7 +63,7 @@ def _compare(cfg, info, batches, monkeypatch, updates=4):
     torch.manual_seed(0)
     fast = Learner(cfg, info)
     got = _train(fast, batches, updates)
-    for step, ((m_ref, td_ref, pr_ref), (m_got, td_got, pr_got)) in enumerate(zip(want, got)):
+    for step, ((m_ref, td_ref, pr_ref), (m_got, td_got, pr_got)) in enumerate(zip(want, got, strict=True)):
         for key in m_ref:
             if key.startswith(("losses/", "q/", "td/")):
                 assert m_got[key] == pytest.approx(m_ref[key], rel=1e-5, abs=1e-5), (step, key)
@@ -71,7 +71,7 @@ def _compare(cfg, info, batches, monkeypatch, updates=4):
         torch.testing.assert_close(torch.as_tensor(pr_got), torch.as_tensor(pr_ref), rtol=1e-5, atol=1e-5)
     # Adam divides each gradient element by its own running magnitude, so an element whose gradient is at
     # rounding level may step by up to lr either way: parameters agree within 1e-6 in RMS, 1e-4 elementwise
-    for (name, p_ref), p_got in zip(ref.online.named_parameters(), fast.online.parameters()):
+    for (name, p_ref), p_got in zip(ref.online.named_parameters(), fast.online.parameters(), strict=True):
         diff = (p_got - p_ref).detach()
         assert diff.square().mean().sqrt() < 1e-6 and diff.abs().max() < 1e-4, (name, diff.abs().max())
     assert want[-1][0]["losses/total"] > 0

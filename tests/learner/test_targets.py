@@ -3,8 +3,13 @@ import numpy as np
 import pytest
 import torch
 
-from asyncmarl.learner.targets import (conditional_argmax, discounted_segment_returns, lambda_returns,
-                                       macro_targets, nstep_returns)
+from asyncmarl.learner.targets import (
+    conditional_argmax,
+    discounted_segment_returns,
+    lambda_returns,
+    macro_targets,
+    nstep_returns,
+)
 
 G = 0.9
 

@@ -159,7 +159,7 @@ def test_memory_stays_within_cap_and_search_still_answers(scheme):
     check_best_in(mem.graphs)
     # search answers every caught episode; where its own path survived, with the decisive shot
     intact = 0
-    for traj, s in zip(trajs, shots):
+    for traj, s in zip(trajs, shots, strict=True):
         if traj["reward"].sum() == 0:
             continue
         t = int(np.flatnonzero(traj["reward"])[0])

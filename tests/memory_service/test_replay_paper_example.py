@@ -69,7 +69,7 @@ def test_micro_and_macro_transitions_agree_with_the_batch():
     macro = macro_transitions(batch, agent=0)
     assert macro["start"].tolist() == [0, 3] and macro["duration"].tolist() == [3, 3]
     # R_m from eq. 5 equals the discounted sum of the micro-transition rewards it spans
-    for start, end, ret in zip(macro["start"], macro["end"], macro["ret"]):
+    for start, end, ret in zip(macro["start"], macro["end"], macro["ret"], strict=True):
         rs = micro["reward"][start : end + 1].double()
         assert ret.item() == pytest.approx(float((GAMMA ** torch.arange(len(rs)) * rs).sum()), abs=0)
     np.testing.assert_array_equal(macro["next_obs"][1].numpy(), traj["real_obs"][6])

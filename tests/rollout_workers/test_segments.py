@@ -1,4 +1,6 @@
 """SegmentCutter on scripted episodes with known durations and rewards, and on the registered scenarios."""
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -99,7 +101,7 @@ def test_many_copies_with_termination_reassemble_every_step_exactly():
             mine = sorted((s.index, s.start, s.end) for s in segs if s.episode_id == eid and s.agent == i)
             assert [m[0] for m in mine] == list(range(len(mine)))
             assert mine[0][1] == 0 and mine[-1][2] == tr["length"] - 1
-            assert all(a[2] + 1 == b[1] for a, b in zip(mine, mine[1:]))
+            assert all(a[2] + 1 == b[1] for a, b in pairwise(mine))
 
 
 def test_abandon_drops_open_episodes_and_validates_shapes():

@@ -165,7 +165,7 @@ class Afforestation(OffbeatEnv):
         b = index
         plots = " ".join(
             f"{p}:{self._NAMES[int(st)]}" + (f"({int(a)})" if st in (SAPLING, WATERED) else "")
-            for p, (st, a) in enumerate(zip(self.status[b], self.age[b]))
+            for p, (st, a) in enumerate(zip(self.status[b], self.age[b], strict=True))
         )
         lines = [f"afforestation  t={int(self.t[b])}/{self.horizon}  reward: {float(self.reward[b]):g}", f"  {plots}"]
         kinds, plots_ = self.action_kind()[b], self.action_plot()[b]

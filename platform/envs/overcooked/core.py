@@ -29,7 +29,7 @@ ENTRY_KIND = np.array([k for _, k in _ENTRIES])  # [25]
 OBS_DIM = len(_ENTRIES) + len(L.TASKS)  # 32
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def navigator(map_type: str) -> L.Navigator:
     """The process-wide memoised A* of kitchen ``map_type``."""
     return L.Navigator(L.load(map_type).floor)

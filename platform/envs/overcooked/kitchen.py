@@ -27,7 +27,7 @@ _STAY_MARKS = -1 - np.arange(L.N_AGENTS)  # distinct non-cells for agents that s
 
 def task_bits(task: str) -> int:
     """Bit mask of the foods a recipe name contains (the reference matches names, so this is its set)."""
-    return int(sum(b for b, name in zip(_FOOD_BITS, L.FOOD_NAMES) if name in task))
+    return int(sum(b for b, name in zip(_FOOD_BITS, L.FOOD_NAMES, strict=True) if name in task))
 
 
 class Kitchen:

@@ -225,7 +225,7 @@ class Navigator:
         if blocked is None:
             return moves
         odd = (blocked < self.NONE).any(-1)
-        for ix in zip(*np.nonzero(odd)):  # rare: a believed item on the floor
+        for ix in zip(*np.nonzero(odd), strict=True):  # rare: a believed item on the floor
             key = (int(start[ix]), int(target[ix]), int(lo[ix]), int(hi[ix]),
                    tuple(sorted(set(int(c) for c in blocked[ix] if c < self.NONE))))
             if key not in self.rare:

@@ -23,7 +23,7 @@ import numpy as np
 from asyncmarl.platform.envs.base import Step
 from asyncmarl.platform.envs.overcooked import layout as L
 from asyncmarl.platform.envs.overcooked import macro as M
-from asyncmarl.platform.envs.overcooked.kitchen import IS_FOOD, _FOOD_BITS, _PICKABLE
+from asyncmarl.platform.envs.overcooked.kitchen import _FOOD_BITS, _PICKABLE, IS_FOOD
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -123,8 +123,8 @@ class ScalarStepper:
     def step(self, row: list[int]) -> Step:
         """One step with actions ``row`` (one int per agent, validated)."""
         choose = self.mac_done
-        self.cur_mac = cur = [a if c else m for a, c, m in zip(row, choose, self.cur_mac)]
-        self.run_len = run = [0 if c else r + 1 for c, r in zip(choose, self.run_len)]
+        self.cur_mac = cur = [a if c else m for a, c, m in zip(row, choose, self.cur_mac, strict=True)]
+        self.run_len = run = [0 if c else r + 1 for c, r in zip(choose, self.run_len, strict=True)]
         prim = self._primitives(self.pos)
         reward, delivered = self._kitchen_step(prim)
         self.pos = pos = self._positions()
@@ -134,7 +134,7 @@ class ScalarStepper:
         real = self._real(full, inwin)
         done = self.mac_done
         if any(done):
-            self.macro = [r if d else o for r, d, o in zip(real, done, self.macro)]
+            self.macro = [r if d else o for r, d, o in zip(real, done, self.macro, strict=True)]
             self.macro_arr = None
         self.t = t = self.t + 1
         truncated = t >= self.horizon and not delivered
@@ -427,7 +427,7 @@ class ScalarStepper:
     def _deliver(self, i: int, h: int) -> None:
         """Agent ``i`` hands item ``h`` to the delivery counter (``Kitchen._deliver``)."""
         contents = [h >= 3 and p == h for p in self.in_plate]  # foods on the delivered plate
-        bits = sum(b for b, c in zip(_FOOD_BITS_PY, contents) if c)
+        bits = sum(b for b, c in zip(_FOOD_BITS_PY, contents, strict=True) if c)
         ok = h >= 3 and bits == self.task_bits and bits > 0
         self._r += self.r_correct if ok else self.r_wrong
         self.hold[i] = -1

@@ -181,7 +181,7 @@ class WTDEnv(BatchedEnv):
         """B = 1: validated in Python and stepped by the plain-Python stepper, no action array built."""
         sc = self._sc
         if sc is not None and self._last is not None and not self._any_done and len(row) == self.n_agents:
-            for v, choosing, valid in zip(row, sc.done, self._valid_py):
+            for v, choosing, valid in zip(row, sc.done, self._valid_py, strict=True):
                 if type(v) is not int or choosing and v not in valid:
                     break
             else:

@@ -170,7 +170,7 @@ class ScalarStepper:
         self.over = terminated or truncated
         real_rows = self._rows()
         if any(done):  # macro-observations change only for agents whose action ended
-            self.obs_rows = [r if d else o for r, d, o in zip(real_rows, done, self.obs_rows)]
+            self.obs_rows = [r if d else o for r, d, o in zip(real_rows, done, self.obs_rows, strict=True)]
             self.obs_arr = self._obs_of(self.obs_rows)
         # the state and the per-agent arrays are built only if read (a PettingZoo step reads neither)
         snap = (tuple(pcode), tuple(self.bcode), self.pair, fact, f_done, ftl, tuple(cs), tuple(htl))

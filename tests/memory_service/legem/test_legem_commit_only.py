@@ -28,7 +28,7 @@ def test_thin_graph_pivot_moves_from_a_wait_step_to_the_decisive_shot():
     t = 5: without the rule both hunters vote 0 and the catch is credited to a step where hunter 1 waited."""
     shots, episodes = thin_graph_dataset()
     wins = caught(episodes)
-    assert len(wins) == 2 and all(s == [0, 5] for s, e in zip(shots, episodes) if e["return"] > 0)
+    assert len(wins) == 2 and all(s == [0, 5] for s, e in zip(shots, episodes, strict=True) if e["return"] > 0)
     literal = LegemMemory(LegemConfig(scheme="II", commit_only=False))
     literal.add_episodes(episodes)
     ours = LegemMemory(LegemConfig(scheme="II"))

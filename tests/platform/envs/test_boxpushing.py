@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pettingzoo.test import parallel_api_test
 
 from asyncmarl.platform.envs import env_info, make, make_batched, names, spec
@@ -188,8 +189,8 @@ def test_busy_agents_ignore_their_actions(name):
     for seed in range(5):
         a, b = _random_episode(name, seed, False), _random_episode(name, seed, True)
         assert len(a) == len(b)
-        for x, y in zip(a, b):
-            for u, v in zip(x, y):
+        for x, y in zip(a, b, strict=True):
+            for u, v in zip(x, y, strict=True):
                 np.testing.assert_array_equal(u, v)
 
 
@@ -250,7 +251,7 @@ def _snapshot(core):
 
 
 def _assert_same(a, b):
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
 
 

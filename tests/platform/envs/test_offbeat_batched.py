@@ -57,7 +57,7 @@ def test_batched_equals_repeated_single_runs(name, batch, stochastic, seed, n_st
         single = rollout(name, 1, seeds[b:b + 1], scores[:, b:b + 1], overrides)
         rows = [s for s, mask in batched if mask[b]]
         assert len(rows) == len(single)
-        for s_b, (s_1, _) in zip(rows, single):
+        for s_b, (s_1, _) in zip(rows, single, strict=True):
             for f in FIELDS:
                 np.testing.assert_array_equal(getattr(s_b, f)[b], getattr(s_1, f)[0], err_msg=f)
             for k in s_1.extras:

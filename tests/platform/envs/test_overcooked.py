@@ -204,7 +204,7 @@ def _rollout(env, actions, resets=True):
                      step.macro_action))
         if resets and step.done.any():
             step = env.reset(seed=1, where=step.done)
-    return [np.stack(x) for x in zip(*out)]
+    return [np.stack(x) for x in zip(*out, strict=True)]
 
 
 @settings(max_examples=6, deadline=None)
@@ -217,7 +217,7 @@ def test_batched_equals_separate_runs(name, seed, batch):
     together = _rollout(make_batched(name, batch, horizon=45), actions)
     for b in range(batch):
         alone = _rollout(make_batched(name, 1, horizon=45), actions[:, b:b + 1])
-        for x, y in zip(together, alone):
+        for x, y in zip(together, alone, strict=True):
             np.testing.assert_array_equal(x[:, b:b + 1], y)
 
 
@@ -275,7 +275,7 @@ def test_bad_actions_raise_and_leave_state(bad, message):
     before = _snapshot(env)
     with pytest.raises(ValueError, match=message):
         env.step(bad)
-    for x, y in zip(before, _snapshot(env)):
+    for x, y in zip(before, _snapshot(env), strict=True):
         np.testing.assert_array_equal(x, y)
 
 

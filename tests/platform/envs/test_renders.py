@@ -2,6 +2,8 @@
 reward, return, each agent's action and elapsed counter), agents that share a spot both visible."""
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -78,7 +80,7 @@ def test_wtd_turtlebots_at_one_spot_are_spread_apart():
     out = _spread([(100, 100), (100, 100), (101, 99), (400, 50)])
     assert out[3] == (400, 50)
     xs = sorted(x for x, _ in out[:3])
-    assert all(b - a >= 2 * R_BOT for a, b in zip(xs, xs[1:])) and len({y for _, y in out[:3]}) == 1
+    assert all(b - a >= 2 * R_BOT for a, b in pairwise(xs)) and len({y for _, y in out[:3]}) == 1
 
 
 def test_offbeat_landing_step_is_drawn_in_the_landing_colour():

@@ -84,7 +84,7 @@ def test_rewards_equal_the_core_rewards_regrouped(name):
     assert step.done[0]
     expected = _regroup(np.array(rewards), np.array(choosing), gamma)
     assert len(got) == len(expected)
-    for g, e in zip(got, expected):
+    for g, e in zip(got, expected, strict=True):
         assert sorted(g) == sorted(e)
         for i in g:
             assert g[i] == pytest.approx(e[i], rel=1e-9, abs=1e-9)

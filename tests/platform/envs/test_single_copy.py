@@ -99,7 +99,7 @@ def test_step_row_and_lazy_fields_equal_the_array_path(name):
         if step.done[0]:
             kept.append(lazy_core.reset(seed=2))
             eager.append(eager_core.reset(seed=2))
-    for k, (a, b) in enumerate(zip(kept, eager)):
+    for k, (a, b) in enumerate(zip(kept, eager, strict=True)):
         _assert_steps_equal(b, [a], f"at step {k}")
         np.testing.assert_array_equal(a.action_mask, b.action_mask)
         assert a.agent_lists() == (b.choosing[0].tolist(), b.macro_action[0].tolist(), b.elapsed[0].tolist())

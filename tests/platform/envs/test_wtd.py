@@ -272,7 +272,7 @@ def _snapshot(env):
 
 
 def _same(a, b):
-    return all(np.array_equal(x, y) for x, y in zip(a, b))
+    return all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def test_bad_actions_raise_and_leave_state_unchanged():

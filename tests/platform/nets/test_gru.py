@@ -33,7 +33,7 @@ def test_values_and_gradients_match_nn_gru(monkeypatch, L, N, I, H, chunk):
     ref_out, ref_grads = _grads(lambda: gru(x)[0], x, gru, weight)
     out, grads = _grads(lambda: gru_sequence(x, gru), x, gru, weight)
     torch.testing.assert_close(out, ref_out, rtol=0, atol=0)  # the forward is nn.GRU's own
-    for name, g, ref in zip(["x", "weight_ih", "weight_hh", "bias_ih", "bias_hh"], grads, ref_grads):
+    for name, g, ref in zip(["x", "weight_ih", "weight_hh", "bias_ih", "bias_hh"], grads, ref_grads, strict=True):
         assert g is not None and g.shape == ref.shape, name
         torch.testing.assert_close(g, ref, rtol=1e-5, atol=1e-6, msg=lambda m: f"{name}: {m}")
 
@@ -47,7 +47,7 @@ def test_gradient_of_parameters_only_and_no_grad_path():
     got = [p.grad.clone() for p in gru.parameters()]
     gru.zero_grad(set_to_none=True)
     gru(x)[0].square().sum().backward()
-    for g, ref in zip(got, (p.grad for p in gru.parameters())):
+    for g, ref in zip(got, (p.grad for p in gru.parameters()), strict=True):
         torch.testing.assert_close(g, ref, rtol=1e-5, atol=1e-6)
     with torch.no_grad():  # target networks: no autograd node at all
         out = gru_sequence(x, gru)
@@ -85,7 +85,7 @@ def test_packed_sequences_of_different_lengths_match_nn_gru(monkeypatch, chunk):
     out = gru_packed(data, packed.batch_sizes.tolist(), gru)
     torch.testing.assert_close(out, ref.detach(), rtol=0, atol=0)
     (out * weight).sum().backward()
-    for g, r in zip([data.grad] + [p.grad for p in gru.parameters()], ref_grads):
+    for g, r in zip([data.grad] + [p.grad for p in gru.parameters()], ref_grads, strict=True):
         torch.testing.assert_close(g, r, rtol=1e-5, atol=1e-6)
 
 

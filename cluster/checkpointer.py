@@ -128,7 +128,8 @@ class Checkpointer:
         if topo.legem is not None and state.get("legem") is not None:
             refs.append(call(topo.legem, "load_state_dict", state["legem"]))
         if len(state["rollouts"]) == len(topo.rollouts):  # None: not saved (the worker was gone), start fresh
-            refs += [call(r, "load_state_dict", s) for r, s in zip(topo.rollouts, state["rollouts"], strict=True) if s is not None]
+            refs += [call(r, "load_state_dict", s)
+                     for r, s in zip(topo.rollouts, state["rollouts"], strict=True) if s is not None]
         replay = state.get("replay")
         if replay is not None and len(replay) == len(topo.shards):
             refs += [call(s, "load_state_dict", r) for s, r in zip(topo.shards, replay, strict=True) if r is not None]

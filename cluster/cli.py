@@ -115,7 +115,7 @@ def _list(_a) -> int:
     print("algorithms:\n  " + " ".join(ALGOS))
     composed = composed_presets()
     print("presets <scenario>_<method> (asyncmarl show PRESET prints one resolved):")
-    for stem, scenario in scenario_presets().items():
+    for stem in scenario_presets():
         methods = [m for m in method_presets() if f"{stem}_{m}" in composed]
         print(f"  {stem + '_':<16} {', '.join(methods)}")
     print("other presets:\n  " + " ".join(sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))))

@@ -74,7 +74,8 @@ def group_labels(configs: dict[str, object]) -> tuple[dict[str, str], str]:
     any_cfg = next(iter(configs.values()))
     scenarios = {c.env.scenario for c in configs.values()}
     algos = {algo_label(c) for c in configs.values()}
-    shared = ([any_cfg.env.scenario] if len(scenarios) == 1 else []) + ([algo_label(any_cfg)] if len(algos) == 1 else [])
+    shared = (([any_cfg.env.scenario] if len(scenarios) == 1 else [])
+              + ([algo_label(any_cfg)] if len(algos) == 1 else []))
     if len(configs) == 1:
         return {g: " ".join(shared) for g in configs}, " ".join(shared)
     labels = {}

@@ -337,8 +337,8 @@ class RllibRun:
                 self.metrics.write(row)
                 self.wandb.log(row, step=self.c.env_steps)
                 self.final_row.update(row)
-                progress.update(self.c.env_steps, self.c.episodes, self.final_row.get("charts/episodic_return",
-                                                                                      float("nan")), self.c.updates, 0.0)
+                progress.update(self.c.env_steps, self.c.episodes,
+                                self.final_row.get("charts/episodic_return", float("nan")), self.c.updates, 0.0)
                 evaluated = bool(cl.eval_interval) and self.c.env_steps >= next_eval
                 if evaluated:
                     self.evaluate()

@@ -6,8 +6,9 @@ dominate):
 
 - ``learner batch``: one sampled batch of ``cluster.batch_size`` episodes padded to the longest one (the horizon,
   or ``replay.window + replay.burn_in``), every batch array at the dtype replay hands out, per-agent segment
-  tables included (network activations are not counted). The learner holds the sampled arrays and its prepared copy; under Ray the
-  next batch is prefetched while one trains, so 2 (local) or 3 (Ray) batches are counted in the total.
+  tables included (network activations are not counted). The learner holds the sampled arrays and its prepared
+  copy; under Ray the next batch is prefetched while one trains, so 2 (local) or 3 (Ray) batches are counted in the
+  total.
 - ``replay shard``: ``replay.capacity`` joint steps (or episodes of full length) in the stored compact dtypes,
   plus each episode's final observation row and per-agent segment table (at most one segment per agent per step).
 - ``rollouts``: each worker's ``rollout.num_envs`` open episodes of full length, at the rollout dtypes.

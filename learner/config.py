@@ -42,12 +42,15 @@ class AtpgConfig:
 
 @dataclass(frozen=True)
 class LearnerConfig:
-    algo: str = "tomacvf"  # tomacvf | avf | iql | vdn | qmix | qplex | rllib_ppo | mac_dec_ddrqn | mac_cen_ddrqn | mac_dec_maddrqn | mac_iac | mac_cac | mac_niacc | mac_iaicc
+    # tomacvf | avf | iql | vdn | qmix | qplex | rllib_ppo | mac_dec_ddrqn | mac_cen_ddrqn | mac_dec_maddrqn | mac_iac
+    # | mac_cac | mac_niacc | mac_iaicc
+    algo: str = "tomacvf"
     mixer: str = "qmix"  # mixer of tomacvf/avf: qmix | vdn | qplex | qtran (sync algos use their own name's)
     mixing_embed_dim: int = 32  # width of the mixer's hidden layer (QMIX) / hypernetwork output
     hypernet_dim: int = 64  # hidden width of the state hypernetworks
     atpg: bool = True  # tomacvf: mixer first layer from ATPG (False: QMIX hypernetworks on the state)
-    buffer: str = "mac_sjert"  # replay view trained on: mac_sjert | mac_jert | mac_cert (avf: mac_jert; baselines: their own)
+    # replay view trained on: mac_sjert | mac_jert | mac_cert (avf: mac_jert; baselines: their own)
+    buffer: str = "mac_sjert"
     gamma: float = 0.99  # discount per timestep
     lr: float = 5e-4  # learning rate
     optimiser: str = "adam"  # adam | rmsprop
@@ -63,7 +66,8 @@ class LearnerConfig:
     priority_eta: float = 0.9  # episode priority = eta * max_t |TD| + (1 - eta) * mean_t |TD| (R2D2's mix)
     legem: bool = False  # train on batch["reward_redistributed"] (LeGEM off-beat TD) instead of batch["reward"]
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
-    hysteretic: float = 1.0  # mac_dec_ddrqn/mac_dec_maddrqn Q_i: weight of negative TD errors at the start (1: plain MSE)
+    # mac_dec_ddrqn/mac_dec_maddrqn Q_i: weight of negative TD errors at the start (1: plain MSE)
+    hysteretic: float = 1.0
     hysteretic_end: float = 1.0  # ... annealed linearly to this over hysteretic_anneal_updates
     hysteretic_anneal_updates: int = 0  # updates to anneal the hysteretic weight over (0: hysteretic_end at once)
     critic: str = "history"  # actor-critic critics: history (GRU over the joint observation) | state (MLP on the state)
@@ -106,7 +110,8 @@ class LearnerConfig:
         if self.algo == "avf" and self.buffer != "mac_jert":
             raise ValueError("learner.buffer must be 'mac_jert' for algo 'avf' (AVF trains on the squeezed view)")
         if self.algo == "avf" and self.mixer not in ("vdn", "qmix", "qplex"):
-            raise ValueError(f"learner.mixer must be one of ['vdn', 'qmix', 'qplex'] for algo 'avf', got {self.mixer!r}")
+            raise ValueError(
+                f"learner.mixer must be one of ['vdn', 'qmix', 'qplex'] for algo 'avf', got {self.mixer!r}")
         if self.atpg and self.algo != "tomacvf":
             raise ValueError(f"learner.atpg is ToMacVF's module; set learner.atpg=false for algo {self.algo!r}")
         if self.algo in SYNC_ALGOS and self.buffer != "mac_sjert":

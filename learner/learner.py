@@ -122,7 +122,8 @@ class Learner:
             raise ValueError(f"learner checkpoint does not match this learner's networks: {e}") from None
         kernels = [{k: g[k] for k in ("fused", "foreach") if k in g} for g in self.optimiser.param_groups]
         self.optimiser.load_state_dict(state["optimiser"])
-        for group, kernel in zip(self.optimiser.param_groups, kernels, strict=True):  # how to step is ours, not the file's
+        # how to step is ours, not the file's
+        for group, kernel in zip(self.optimiser.param_groups, kernels, strict=True):
             group.update(kernel)
         self.version = int(state["version"])
 

@@ -62,7 +62,8 @@ def lambda_returns(reward: Tensor, discount: Tensor, terminated: Tensor, filled:
     out = torch.empty_like(next_value)
     g = torch.zeros_like(next_value[:, 0])
     for t in reversed(range(T)):  # a linear recursion with varying coefficients: one fold over time
-        g = reward[:, t] + discount[:, t] * (1.0 - term[:, t]) * ((1.0 - cont[:, t]) * next_value[:, t] + cont[:, t] * g)
+        bootstrap = (1.0 - cont[:, t]) * next_value[:, t] + cont[:, t] * g
+        g = reward[:, t] + discount[:, t] * (1.0 - term[:, t]) * bootstrap
         out[:, t] = g
     return out
 

@@ -143,7 +143,8 @@ class SegmentCutter:
         return Segment(
             episode_id=int(self.episode_ids[b]), agent=i, index=int(self._seg_index[b, i]), start=start, end=end,
             action=int(steps["actions"][0, i]), ret=float(self._ret[b, i]), steps=steps,
-            terminated=bool(step.terminated[b]) if done else False, truncated=bool(step.truncated[b]) if done else False,
+            terminated=bool(step.terminated[b]) if done else False,
+            truncated=bool(step.truncated[b]) if done else False,
             final=final, policy_version=int(self._seg_version[b, i]), worker_id=self.worker_id, extras=extras,
         )
 

@@ -189,7 +189,8 @@ class LevelledGraphs:
         self.edge_visits = _grow(np.zeros((64, self.n_buckets), np.int64), m)
         self.edge_src[:m], self.edge_dst[:m], self.edge_visits[:m] = e_src, e_dst, e_visits
         self.n_edges = m
-        self.edge_index = {(int(s) << 32) | int(d): i for i, (s, d) in enumerate(zip(e_src.tolist(), e_dst.tolist(), strict=True))}
+        self.edge_index = {(int(s) << 32) | int(d): i
+                           for i, (s, d) in enumerate(zip(e_src.tolist(), e_dst.tolist(), strict=True))}
         self.best_in = _grow(np.full((64, self.n_buckets), -1, np.int64), n, fill=-1)
         self.best_in[:n] = best_in
         self.in_edges = [[] for _ in range(n)]

@@ -87,7 +87,8 @@ class Schema:
         if seg.index < 0 or seg.start < 0 or seg.end < seg.start:
             raise SegmentError(f"{where}: need index >= 0 and 0 <= start <= end, got start={seg.start}, end={seg.end}")
         if set(seg.steps) != set(STEP_FIELDS):
-            raise SegmentError(f"{where}: steps must have exactly the fields {sorted(STEP_FIELDS)}, got {sorted(seg.steps)}")
+            raise SegmentError(
+                f"{where}: steps must have exactly the fields {sorted(STEP_FIELDS)}, got {sorted(seg.steps)}")
         L = seg.end - seg.start + 1
         for f, shape in self.shapes.items():
             got = np.shape(seg.steps[f])
@@ -95,15 +96,18 @@ class Schema:
                 raise SegmentError(f"{where}: steps[{f!r}] must have shape {(L,) + shape}, got {got}")
         if seg.final is not None:
             if set(seg.final) != set(FINAL_FIELDS):
-                raise SegmentError(f"{where}: final must have exactly the fields {sorted(FINAL_FIELDS)}, got {sorted(seg.final)}")
+                raise SegmentError(
+                    f"{where}: final must have exactly the fields {sorted(FINAL_FIELDS)}, got {sorted(seg.final)}")
             for f in FINAL_FIELDS:
                 if np.shape(seg.final[f]) != self.shapes[f]:
-                    raise SegmentError(f"{where}: final[{f!r}] must have shape {self.shapes[f]}, got {np.shape(seg.final[f])}")
+                    raise SegmentError(
+                        f"{where}: final[{f!r}] must have shape {self.shapes[f]}, got {np.shape(seg.final[f])}")
         s, i = seg.steps, seg.agent
         for f in STEP_FIELDS:
             kind = np.asarray(s[f]).dtype.kind
             if kind not in _KINDS[f]:
-                raise SegmentError(f"{where}: steps[{f!r}] has dtype {np.asarray(s[f]).dtype}, expected {_KIND_NAMES[f]}")
+                raise SegmentError(
+                    f"{where}: steps[{f!r}] has dtype {np.asarray(s[f]).dtype}, expected {_KIND_NAMES[f]}")
         acts = np.asarray(s["actions"])
         if not np.issubdtype(acts.dtype, np.integer) or acts.min() < -1 or acts.max() >= 2**15:
             raise SegmentError(f"{where}: actions must be integers in [-1, 32767]")
@@ -117,7 +121,8 @@ class Schema:
         r = np.asarray(s["reward"], np.float64)
         ret = float(np.sum(gamma ** np.arange(L) * r))
         if not abs(ret - seg.ret) <= ret_tol * max(1.0, abs(ret)):
-            raise SegmentError(f"{where}: ret {seg.ret} != sum gamma^k r = {ret} (gamma {gamma}); check the gammas agree")
+            raise SegmentError(
+                f"{where}: ret {seg.ret} != sum gamma^k r = {ret} (gamma {gamma}); check the gammas agree")
 
 
 class OpenEpisode:
@@ -140,7 +145,8 @@ class OpenEpisode:
 
     def check(self, seg: Segment, check_rows: bool) -> None:
         """Raise :class:`SegmentError` if ``seg`` conflicts with what this episode already holds."""
-        where = f"segment (episode {seg.episode_id}, agent {seg.agent}, index {seg.index}, steps {seg.start}..{seg.end})"
+        where = (f"segment (episode {seg.episode_id}, agent {seg.agent}, index {seg.index}, "
+                 f"steps {seg.start}..{seg.end})")
         mine = self.segs[seg.agent]
         if seg.index in mine:
             raise SegmentError(f"{where}: duplicate, agent {seg.agent}'s action {seg.index} is already stored")
@@ -154,7 +160,8 @@ class OpenEpisode:
         nxt = int(after[np.flatnonzero(after)[0]]) - 1 if after.any() else None
         if prev >= seg.index or (nxt is not None and nxt <= seg.index):
             k = prev if prev >= seg.index else nxt
-            raise SegmentError(f"{where}: out of order with agent {seg.agent}'s action {k} at steps {mine[k][0]}..{mine[k][1]}")
+            raise SegmentError(
+                f"{where}: out of order with agent {seg.agent}'s action {k} at steps {mine[k][0]}..{mine[k][1]}")
         T = seg.end + 1 if seg.is_last else self.T
         if seg.is_last and self.T is not None and (self.T != T or self.terminated != bool(seg.terminated)):
             raise SegmentError(f"{where}: ends the episode at {T} steps (terminated={seg.terminated}) but another "
@@ -165,7 +172,8 @@ class OpenEpisode:
             if seg.end == T - 1 and not seg.is_last:
                 raise SegmentError(f"{where}: ends at the last step {T - 1} but carries no final rows")
         if self.covered[seg.agent] + seg.length == T and max(max(mine, default=-1), seg.index) != len(mine):
-            raise SegmentError(f"{where}: agent {seg.agent}'s actions cover the episode but indices are not 0..{len(mine)}")
+            raise SegmentError(
+                f"{where}: agent {seg.agent}'s actions cover the episode but indices are not 0..{len(mine)}")
         if check_rows:
             self._check_rows(seg, where)
 

@@ -34,10 +34,10 @@ def _scatter(parts: list[np.ndarray], rows: int, dtype) -> np.ndarray:
 
 def build_rows(episodes: list[Episode], cuts: list[tuple[int, int, int]], n_agents: int) -> dict[str, np.ndarray]:
     """The Mac-SJERT batch as numpy arrays."""
-    B = len(episodes)
     L = np.array([hi - lo for lo, hi, _ in cuts], np.int64)  # [B] steps per row of the batch
     T = int(L.max())
-    out = {f: _scatter([e.rows[f][lo : hi + 1] for e, (lo, hi, _) in zip(episodes, cuts, strict=True)], T + 1, BATCH_DTYPES[f])
+    out = {f: _scatter([e.rows[f][lo : hi + 1] for e, (lo, hi, _) in zip(episodes, cuts, strict=True)], T + 1,
+                       BATCH_DTYPES[f])
            for f in FINAL_FIELDS}
     for f in ACTION_FIELDS:  # stored compact, widened to the batch dtype here
         out[f] = _scatter([e.rows[f][lo:hi] for e, (lo, hi, _) in zip(episodes, cuts, strict=True)], T, BATCH_DTYPES[f])

@@ -2,9 +2,9 @@
 
 Segments are reassembled into episodes (:mod:`.assembly`); complete episodes are stored once with per-agent
 segment tables (:mod:`.storage`); ``sample`` builds padded Mac-SJERT, Mac-JERT or Mac-CERT batches (:mod:`.batch`,
-:mod:`.mac_jert`, :mod:`.mac_cert`); with ``replay.on_policy`` it is a FIFO handing out each fresh episode once. Methods are plain and thread-safe; the platform runs each shard inside a
-``cluster.hosts.ShardHost``, in process or as a Ray actor, and routes episodes to shards with
-:func:`.sharding.shard_for`.
+:mod:`.mac_jert`, :mod:`.mac_cert`); with ``replay.on_policy`` it is a FIFO handing out each fresh episode once.
+Methods are plain and thread-safe; the platform runs each shard inside a ``cluster.hosts.ShardHost``, in process or
+as a Ray actor, and routes episodes to shards with :func:`.sharding.shard_for`.
 """
 from __future__ import annotations
 

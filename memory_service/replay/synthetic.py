@@ -39,7 +39,8 @@ class ScriptedMacroEnv(BatchedEnv):
         self.n_agents, self.n_actions, self.obs_dim, self.state_dim = s.n_agents, s.n_actions, s.obs_dim, s.state_dim
         self.horizon = s.horizon
         self.action_names = tuple(tuple(f"a{a}" for a in range(s.n_actions)) for _ in range(s.n_agents))
-        dur = np.asarray(s.durations, np.int64) if s.durations else np.tile(np.arange(1, s.n_actions + 1), (s.n_agents, 1))
+        dur = (np.asarray(s.durations, np.int64) if s.durations
+               else np.tile(np.arange(1, s.n_actions + 1), (s.n_agents, 1)))
         if dur.shape != (s.n_agents, s.n_actions) or (dur < 1).any():
             raise ValueError(f"durations must be [n_agents, n_actions] positive ints, got {dur.tolist()}")
         self._dur = dur  # [n, A]

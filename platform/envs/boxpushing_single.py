@@ -6,8 +6,8 @@ arrays (or out of the Python tuple it kept from its previous step), does the loo
 the very same tables (keeping the reference's agent order for box pushes), and keeps the new state as Python
 values; :func:`sync` writes them into the arrays before anything else reads those (joint pushes, resets,
 rendering, inspection), so every other path (joint pushes, resets, ``B > 1``) is the vectorised one. Observations,
-reward and flags of its Step are shared read-only arrays; the state and per-agent arrays are built if read. Tests compare ``B > 1`` cores against ``B = 1`` cores
-step by step, so the two paths are checked against each other.
+reward and flags of its Step are shared read-only arrays; the state and per-agent arrays are built if read. Tests
+compare ``B > 1`` cores against ``B = 1`` cores step by step, so the two paths are checked against each other.
 """
 from __future__ import annotations
 

@@ -308,7 +308,7 @@ class WTDEnv(BatchedEnv):
 
     def _state(self) -> np.ndarray:
         """[B, state_dim] float32: the reference's ``get_state`` (generalised to three turtlebots)."""
-        tb, nT, nO, nS = self.tab, self.nT, self.nO, self.nS
+        tb, nT, nO = self.tab, self.nT, self.nO
         B = self.batch_size
         st = np.empty((B, self.state_dim), np.float32)
         st[:, : 2 * nT] = tb.pos_state[self.pcode].reshape(B, -1)

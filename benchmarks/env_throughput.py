@@ -21,9 +21,9 @@ every step for ours, a [1, n] array for the core), so all three play the same ep
 its actions the same way. Every cell is timed with wall clock and with ``time.process_time`` (CPU
 time of this process, which other processes' load disturbs less); the table gives medians over the rounds and
 the median of the per-round ratios b / a, and "same episodes": of the episodes the reference finishes in the
-first 1,000 pooled actions, how many ours played with the same length and return. Nothing of the references is part of this repository: they are
-imported from the given paths, with inert stand-ins for the modules they import but never call while stepping
-(``gym``, ``IPython``, ``pygame``) when those are not installed.
+first 1,000 pooled actions, how many ours played with the same length and return. Nothing of the references is
+part of this repository: they are imported from the given paths, with inert stand-ins for the modules they import
+but never call while stepping (``gym``, ``IPython``, ``pygame``) when those are not installed.
 """
 from __future__ import annotations
 
@@ -285,10 +285,10 @@ def side_by_side(scen: list[str], rounds: int, seconds: float, big: int) -> None
             cells["c1"].append(run_batched(name, 1, seconds, joint=one))
             cells["cb"].append(run_batched(name, big, seconds, joint=many))
 
-        def med(key, j):
+        def med(key, j, cells=cells):
             return statistics.median(v[j] for v in cells[key])
 
-        def ratio(key, j):
+        def ratio(key, j, cells=cells):
             return statistics.median(x[j] / a[j] for x, a in zip(cells[key], cells["a"], strict=True))
 
         row = [f"{_fmt(med(k, 0))} ({_fmt(med(k, 1))})" for k in ("a", "b", "c1", "cb")]

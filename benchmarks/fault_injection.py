@@ -55,9 +55,9 @@ def child(args) -> None:
         while plan and d.c.env_steps >= plan[0][0]:
             _, role = plan.pop(0)
             topo = d.topo
-            handle = {"rollout": lambda: topo.rollouts[len(plan) % len(topo.rollouts)],
-                      "shard": lambda: topo.shards[len(plan) % len(topo.shards)],
-                      "learner": lambda: topo.learner, "legem": lambda: topo.legem}[role]()
+            handle = {"rollout": lambda topo=topo: topo.rollouts[len(plan) % len(topo.rollouts)],
+                      "shard": lambda topo=topo: topo.shards[len(plan) % len(topo.shards)],
+                      "learner": lambda topo=topo: topo.learner, "legem": lambda topo=topo: topo.legem}[role]()
             if role == "learner" and d.last_checkpoint is None:
                 plan.insert(0, [d.c.env_steps + 1, role])  # nothing to restart from yet: kill once one exists
                 return

@@ -42,8 +42,8 @@ def main() -> None:
     p.add_argument("--threshold", type=float, default=280.0)
     p.add_argument("--at", type=float, default=float("inf"), help="use evaluations up to this many env steps")
     a = p.parse_args()
-    print(f"| method | seeds | final greedy return | seeds >= {a.threshold:g} | env steps to {a.threshold:g} (per seed) "
-          f"| mean over evaluations |")
+    print(f"| method | seeds | final greedy return | seeds >= {a.threshold:g} "
+          f"| env steps to {a.threshold:g} (per seed) | mean over evaluations |")
     print("|---|---:|---:|---:|---|---:|")
     for method, seeds in load(a.folders, a.at).items():
         finals = np.array([c[-1][1] for c in seeds.values()])

@@ -86,7 +86,8 @@ def measure(info, shard, algos, hidden, batch_size, device, seconds, gamma, comp
             with ctx():
                 learner = _learner(cfg, info, reference)
                 learner.update(batches[0])  # warm-up (allocations, kernel selection)
-            runs.append(dict(algo=algo, reference=reference, ctx=ctx, learner=learner, batches=batches, cpu=[], wall=[]))
+            runs.append(dict(algo=algo, reference=reference, ctx=ctx, learner=learner, batches=batches,
+                             cpu=[], wall=[]))
     start = time.perf_counter()
     while time.perf_counter() - start < seconds * len(runs) or min(len(r["cpu"]) for r in runs) < 3:
         for r in runs:

@@ -12,7 +12,8 @@ Two workloads of scripted off-beat episodes (no learning involved):
 For each L, ``--train`` episodes are inserted first; then ``--probe`` more are timed through ``add_episodes``
 (insert) and through ``redistribute`` (search, every rewarded step of every episode, ranking and eq. 2),
 for Scheme I and Scheme II, best of 3 repeats, in CPU time of this process (``time.process_time``: the
-benchmark shares a 2-core machine, and wall time there mostly measures the neighbours). Then memory (``stats()``) is read after 250 .. 8000 inserted episodes.
+benchmark shares a 2-core machine, and wall time there mostly measures the neighbours). Then memory (``stats()``)
+is read after 250 .. 8000 inserted episodes.
 
 Usage: python benchmarks/legem_search.py [--lengths 20 50 100 200 500 1000] [--train 200] [--probe 50]
 """

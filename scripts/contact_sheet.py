@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from asyncmarl.platform.envs import names
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--out", default="docs/renders.png", help="contact sheet PNG to write")
     p.add_argument("--steps", type=int, default=12, help="random joint steps before the frame is taken")
     p.add_argument("--seed", type=int, default=0, help="seed of the environments and the random actions")

@@ -121,7 +121,8 @@ def dataclass_table(cls) -> list[str]:
         typ = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
         meaning = comments.get(f.name, "")
         if dataclasses.is_dataclass(f.default_factory):
-            meaning = f"{meaning}; see `{f.default_factory.__name__}`" if meaning else f"see `{f.default_factory.__name__}`"
+            see = f"see `{f.default_factory.__name__}`"
+            meaning = f"{meaning}; {see}" if meaning else see
         meaning = md(meaning).replace("|", r"\|")
         default = default_of(f).replace("|", r"\|")
         lines.append(f"| `{f.name}` | `{typ}` | {default} | {meaning} |")

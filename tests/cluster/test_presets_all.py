@@ -87,7 +87,8 @@ def test_the_measured_presets_resolve_as_when_they_were_measured():
     sh = load_config("staghunter_qmix_legem", for_training=False)
     assert (sh.learner.algo, sh.learner.legem, sh.learner.n_step, sh.learner.atpg, sh.learner.agent_net.temporal,
             sh.cluster.updates_per_iteration, sh.rollout.epsilon_anneal_steps, sh.cluster.eval_episodes,
-            sh.cluster.total_env_steps, sh.legem.scheme) == ("qmix", True, 1, False, False, 4, 100_000, 64, 200_000, "II")
+            sh.cluster.total_env_steps, sh.legem.scheme) == (
+        "qmix", True, 1, False, False, 4, 100_000, 64, 200_000, "II")
 
 
 def test_base_list_composes_like_the_preset_name(tmp_path):

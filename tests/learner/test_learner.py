@@ -112,7 +112,8 @@ def test_legem_trains_on_redistributed_rewards_and_errors_without_them():
     redistributed = torch.zeros_like(sj["reward"])
     redistributed[:, 0] = sj["reward"].sum(1)
     m1 = _learner("qmix", legem=True, n_step=1).update({**sj, "reward_redistributed": redistributed})
-    m2 = _learner("qmix", legem=True, n_step=1).update({**sj, "reward_redistributed": redistributed, "reward": sj["reward"] * 0})
+    m2 = _learner("qmix", legem=True, n_step=1).update(
+        {**sj, "reward_redistributed": redistributed, "reward": sj["reward"] * 0})
     m3 = _learner("qmix", legem=False).update(sj)
     assert m1["q/target_mean"] == m2["q/target_mean"] != m3["q/target_mean"]
 

@@ -146,7 +146,7 @@ def test_the_learner_scores_each_choice_as_the_worker_sampled_it():
                              torch.as_tensor(step.choosing))
         actions = act(step, epsilon, rng, explore)
         logp = masked_log_softmax(q, torch.tensor(step.action_mask))
-        for b, i in zip(*np.nonzero(step.choosing)):
+        for b, i in zip(*np.nonzero(step.choosing), strict=True):
             seen[(int(w.cutter.episode_ids[b]), int(i), int(step.t[b]))] = float(logp[b, i, actions[b, i]])
         return actions
 

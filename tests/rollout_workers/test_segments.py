@@ -148,7 +148,7 @@ def test_real_scenarios_cut_consistently():
         cutter = SegmentCutter(3, env.n_agents, 0.9)
         rng = np.random.default_rng(1)
 
-        def act(k, step):
+        def act(k, step, rng=rng):
             return (rng.random(step.action_mask.shape) * step.action_mask).argmax(-1)
 
         segs, trajs = run_episodes(env, cutter, act, steps=min(env.horizon + 5, 120))

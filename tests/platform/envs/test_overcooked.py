@@ -177,7 +177,7 @@ def test_horizon_truncates():
     env = make_batched("overcooked-c", 1)
     step = env.reset(seed=0)
     total = 0.0
-    for t in range(200):
+    for _ in range(200):
         assert not step.done[0]
         step = env.step(np.zeros((1, 3), np.int64))
         total += float(step.reward[0])
@@ -321,7 +321,8 @@ def test_render():
     img = env.render()
     from asyncmarl.platform.envs.overcooked.render import CELL, scene_rgb
 
-    assert scene_rgb(env.core, 0).shape == (7 * CELL, 7 * CELL, 3) and CELL >= 48  # the kitchen, legend and status below
+    # the kitchen, legend and status below
+    assert scene_rgb(env.core, 0).shape == (7 * CELL, 7 * CELL, 3) and CELL >= 48
     assert img.dtype == np.uint8 and img.shape[0] > 7 * CELL and img.shape[1] >= 7 * CELL and img.std() > 10
     text = make_batched("overcooked-b", 1)
     text.reset(seed=0)

@@ -39,7 +39,7 @@ def test_frames_are_readable_size_fixed_and_track_the_return(name):
 
 def test_return_is_unknown_after_a_step_that_was_not_drawn():
     env = make_batched("quarry", 1)
-    step = env.reset(seed=0)
+    env.reset(seed=0)
     env.step(np.zeros((1, env.n_agents), np.int64))
     env.render_rgb(0)
     assert drawing._RETURNS[env][0] == (1, None)  # the reset frame was never drawn: return shown as "?"

@@ -125,7 +125,6 @@ def test_pettingzoo_view_reports_the_core_step(name):
     env, core = make(name), make_batched(name, 1)
     obs, infos = env.reset(seed=4)
     step = core.reset(seed=4)
-    rng = np.random.default_rng(0)
     for t in range(120):
         for i, a in enumerate(env.possible_agents):
             info = infos[a]

@@ -47,7 +47,8 @@ def test_update_mask_keeps_hidden_and_missing_action_is_zero():
     h = torch.randn(2, 3, 8)
     obs = torch.randn(2, 3, 5)
     upd = torch.tensor([[True, False, True], [False, False, True]])
-    _, h1 = net.act(obs, torch.full((2, 3), -1), torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, dtype=torch.long), h, upd)
+    _, h1 = net.act(obs, torch.full((2, 3), -1), torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, dtype=torch.long),
+                    h, upd)
     torch.testing.assert_close(h1[~upd], h[~upd])
     assert not torch.allclose(h1[upd], h[upd])
     x = net.features(obs, torch.full((2, 3), -1), torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, dtype=torch.long))

@@ -35,7 +35,7 @@ def test_values_and_gradients_match_nn_gru(monkeypatch, L, N, I, H, chunk):
     torch.testing.assert_close(out, ref_out, rtol=0, atol=0)  # the forward is nn.GRU's own
     for name, g, ref in zip(["x", "weight_ih", "weight_hh", "bias_ih", "bias_hh"], grads, ref_grads, strict=True):
         assert g is not None and g.shape == ref.shape, name
-        torch.testing.assert_close(g, ref, rtol=1e-5, atol=1e-6, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(g, ref, rtol=1e-5, atol=1e-6, msg=lambda m, name=name: f"{name}: {m}")
 
 
 def test_gradient_of_parameters_only_and_no_grad_path():

@@ -71,7 +71,7 @@ def test_groups_pad_episodes_of_similar_length_to_their_longest():
     parts = p.to_groups(p.pack(x))
     assert [tuple(g.shape) for g in parts] == [(3, 9, 2), (2, 4, 2), (1, 2, 2), (1, 1, 2)]
     ranked = torch.argsort(rows, descending=True, stable=True)
-    for (first, end, length), g in zip(p.groups, parts, strict=True):
+    for (first, end, _length), g in zip(p.groups, parts, strict=True):
         for j, b in enumerate(ranked[first:end].tolist()):
             torch.testing.assert_close(g[j, :rows[b]], x[b, :rows[b]])  # the episode's rows ...
             assert torch.all(g[j, rows[b]:] == 0)  # ... then zeros up to the group's longest

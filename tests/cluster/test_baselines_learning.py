@@ -1,11 +1,10 @@
 """Short in-process runs of Xiao et al.'s value-based baselines on BoxPushing-6: each greedy policy beats the
 uniform random policy (its return, about 5.6, plus 10: pushing a small box to the goal is worth 20)."""
 import pytest
+from test_learning import random_policy_return
 
 from asyncmarl.cluster import train
 from asyncmarl.cluster.config import load_config
-
-from test_learning import random_policy_return
 
 SHORT = ["logging.progress=false", "logging.wandb_mode=disabled", "cluster.total_env_steps=25000",
          "cluster.eval_interval=0", "cluster.eval_episodes=32", "cluster.updates_per_iteration=4",

@@ -67,6 +67,7 @@ class LearnerHost:
         self.prioritized = cfg.replay.sampler == "prioritized"  # send TD priorities back to the shards
         self.check_rows = self.view == "mac_sjert" and cfg.replay.window == 0  # whole episodes are sampled
         self.on_policy, self.max_lag = bool(cfg.replay.on_policy), int(cfg.replay.max_policy_lag)
+        self.rollout_cfg = cfg.rollout  # the epsilon schedule the on-policy behaviour mixes in
         self._held: list = []  # on-policy: fresh parts gathered towards the next batch
         self._consumed: list = []  # on-policy: (version, episode ids, their policy versions) per batch
         self._stale_rows = 0  # on-policy rows dropped here for being too old (replay drops them first)
@@ -185,7 +186,7 @@ class LearnerHost:
             call(self.shards[s], "update_priorities", ids[lo:lo + rows], pr[lo:lo + rows])
             lo += rows
 
-    def train(self, num_updates: int, max_wait_s: float = 1.0) -> dict:
+    def train(self, num_updates: int, max_wait_s: float = 1.0, env_steps: int | None = None) -> dict:
         """Up to ``num_updates`` updates; stops early when no batch arrives within ``max_wait_s`` (or at once in
         one process). Returns means of the learner's metrics plus pipeline counters."""
         sums: dict[str, float] = defaultdict(float)
@@ -214,6 +215,8 @@ class LearnerHost:
                 batch["reward_redistributed"] = red
             if self.on_policy:
                 lags.append(self._record(batch))
+                if env_steps is not None:  # the rollouts' epsilon now (fresh episodes: it barely moved since)
+                    batch["epsilon"] = torch.full((len(batch["episode_id"]),), self.epsilon(env_steps))
             t0 = time.perf_counter()
             metrics = self.learner.update(batch)
             if self.on_policy:  # the gradient steps taken so far, next to the batch just recorded
@@ -235,6 +238,10 @@ class LearnerHost:
                         "onpolicy/lag_mean": float(np.mean(np.concatenate(lags))),
                         "onpolicy/stale_rows": float(self._stale_rows)})
         return out
+
+    def epsilon(self, env_steps: int) -> float:
+        """The rollout workers' exploration rate after ``env_steps`` joint steps of the run."""
+        return float(self.rollout_cfg.epsilon(int(env_steps)))
 
     def _record(self, batch: dict) -> np.ndarray:
         """Note an on-policy batch about to be used; its rows' lags ``[B]``."""

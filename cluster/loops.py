@@ -36,7 +36,7 @@ def run_local(d) -> None:
             give = d.weights if sent[i] < d.c.published else None
             sent[i] = d.c.published
             d.absorb_rollout(get(r.step.remote(give, d.c.env_steps)))
-        d.absorb_learner(get(topo.learner.train.remote(cl.updates_per_iteration)))
+        d.absorb_learner(get(topo.learner.train.remote(cl.updates_per_iteration, LEARNER_WAIT_S, d.c.env_steps)))
         if _publish_due(d, last_publish) and d.c.updates > 0:
             d.weights = get(topo.learner.publish.remote())
             d.c.published, last_publish = d.weights[0], d.c.updates
@@ -72,7 +72,7 @@ def run_ray(d) -> None:
         if learner_call is None:
             n = lim.updates_allowed(cl.publish_interval)
             if n > 0:
-                learner_call = topo.learner.train.remote(n, LEARNER_WAIT_S)
+                learner_call = topo.learner.train.remote(n, LEARNER_WAIT_S, d.c.env_steps)
 
     def release_parked() -> None:
         while parked and (starved or lim.rollout_allowed()):

@@ -105,6 +105,8 @@ FIELDS: tuple[Field, ...] = (
     Field("episode_id", "int64", (), False, EPISODE, doc="the episode each batch row comes from"),
     Field("policy_version", "int64", (), False, EPISODE, optional=True,
           doc="oldest policy version that chose an action in the episode (on-policy batches)"),
+    Field("epsilon", "float32", (), False, EPISODE, views=frozenset(), optional=True,
+          doc="exploration rate the behaviour policy mixed in (added to on-policy batches by the learner host)"),
     Field("weight", "float32", (), False, EPISODE, optional=True,
           doc="importance weights (prioritised sampler only)"),
     # added to a batch by LeGEM
@@ -135,9 +137,9 @@ def layout_table() -> str:
     lead = {OBS_ROWS: "B, T+1", STEP_ROWS: "B, T", EPISODE: "B"}
     rows = []
     for f in FIELDS:
-        if not set(VIEWS) & f.views:
+        if f.views and not set(VIEWS) & f.views:  # carried by segments only
             continue
         shape = "[" + ", ".join([lead[f.rows], *f.shape_tail]) + "]"
-        views = "all" if _BOTH <= f.views else "/".join(v for v in VIEWS if v in f.views)
+        views = "all" if _BOTH <= f.views else "/".join(v for v in VIEWS if v in f.views) or "(added)"
         rows.append(f"{f.name:<21} {shape:<28} {f.dtype:<8} {views:<19} {f.doc}")
     return "\n".join(rows)

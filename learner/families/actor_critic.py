@@ -12,7 +12,9 @@ each update is one batch of fresh episodes (``replay.on_policy``) used for ``lea
 Returns along agent i's decisions (IAC, NIACC, IAICC): G = r_i + gamma^tau (1 - terminal) V'(next decision),
 r_i accumulated over the action and discounted inside it, tau its duration in primitive steps; ``learner.n_step``
 > 1 chains n such transitions (the reference's ``n_step_TD``; its 0 is our 1). Actor loss
--sum gamma^t log pi(m | h) (G - V) / #valid with t the decision's primitive step, plus ``entropy_weight`` H(pi);
+-sum gamma^t log mu(m | h) (G - V) / #valid with t the decision's primitive step and mu the policy the rollouts
+sampled (pi mixed with epsilon-uniform choices, as the reference; pi when the batch has no ``epsilon``), plus
+``entropy_weight`` H(pi);
 critic loss masked MSE. One gradient step per epoch on actor + critic losses (disjoint parameters, their own
 learning rates ``lr`` and ``critic_lr``; the reference steps the critic first and then the actor with the
 updated critic).
@@ -48,6 +50,18 @@ def masked_log_softmax(logits, avail):
 
 def entropy(logp):
     return -(logp.exp() * logp).sum(-1)
+
+
+def behaviour_log_probs(logp, avail, b):
+    """log of the policy the rollouts sampled: pi mixed with ``epsilon``-uniform choices over the available
+    entries when the batch carries the rollouts' ``epsilon`` (the reference differentiates this mixture, so
+    exploratory choices do not push pi around), else log pi."""
+    if "epsilon" not in b:
+        return logp
+    eps = b["epsilon"].to(logp.dtype).reshape((-1,) + (1,) * (logp.dim() - 1))  # [B, 1, ...]
+    valid = sanitize_available(avail)
+    uniform = torch.log(valid / valid.sum(-1, keepdim=True))  # -inf where unavailable
+    return torch.logaddexp(torch.log1p(-eps) + logp, torch.log(eps) + uniform)
 
 
 class ActorCriticFamily(Family):
@@ -123,7 +137,8 @@ class ActorCriticFamily(Family):
         self.last_targets = {"returns": G, "values": v[:, :K].detach(), "advantages": adv}  # [B, K, n] each
         agent = online["agent"]
         logp_all = masked_log_softmax(agent.q_values(agent.hiddens_from_features(feats))[:, :K], c["avail"][:, :K])
-        logp = logp_all.gather(-1, c["action"].clamp(min=0).unsqueeze(-1)).squeeze(-1)  # [B, K, n]
+        behaviour = behaviour_log_probs(logp_all, c["avail"][:, :K], b)
+        logp = behaviour.gather(-1, c["action"].clamp(min=0).unsqueeze(-1)).squeeze(-1)  # [B, K, n]
         return self._finish(logp, entropy(logp_all), adv, mask, c["t_start"], critic_loss, v[:, :K], G)
 
     def _joint_td(self, critic, critic_target, b):
@@ -151,7 +166,8 @@ class ActorCriticFamily(Family):
         # the policy over the joint actions the running agents allow (the one it sampled from)
         allowed = joint_allowed(b["action_mask"][:, :T], b["choosing"][:, :T], actions)  # [B, T, A^n]
         logp_all = masked_log_softmax(online["joint"](joint_obs(b))[:, :T], allowed)
-        logp = logp_all.gather(-1, joint_index(actions, A).unsqueeze(-1)).squeeze(-1)  # [B, T]
+        behaviour = behaviour_log_probs(logp_all, allowed, b)
+        logp = behaviour.gather(-1, joint_index(actions, A).unsqueeze(-1)).squeeze(-1)  # [B, T]
         t = b["t"][:, :T]
         return self._finish(logp, entropy(logp_all), adv, filled, t, critic_loss, v[:, :T, 0], G)
 

@@ -193,3 +193,23 @@ def test_baselines_refuse_the_wrong_view_and_temporal_nets():
         LearnerConfig(buffer="mac_cert")
     assert dataclasses.replace(LearnerConfig(algo="mac_cac", buffer="mac_jert", atpg=False, agent_net=PLAIN)).policy \
         == "central_stochastic"
+
+
+def test_actor_gradient_is_taken_through_the_epsilon_mixture_the_rollouts_sampled():
+    """With the rollouts' epsilon in the batch the actor differentiates log((1 - eps) pi + eps / |valid|): at
+    eps = 1 the behaviour is uniform whatever the actor says, so the actor gets no gradient."""
+    from asyncmarl.learner.families.actor_critic import behaviour_log_probs
+
+    logp = torch.log_softmax(torch.tensor([[2.0, 0.0, -1.0]]), -1)
+    avail = torch.tensor([[True, True, False]])
+    mixed = behaviour_log_probs(logp, avail, {"epsilon": torch.tensor([0.5])})
+    want = torch.log(0.5 * logp.exp() + 0.5 * avail / 2.0)
+    torch.testing.assert_close(mixed, want)
+    assert behaviour_log_probs(logp, avail, {}) is logp
+    lrn = learner("mac_iaicc", lr=1e-3)
+    batch = figure1_batch("mac_cert")
+    before = [p.clone() for p in lrn.online["agent"].parameters()]
+    lrn.update({**batch, "epsilon": torch.ones(1)})
+    assert all(torch.equal(a, p) for a, p in zip(before, lrn.online["agent"].parameters()))
+    lrn.update({**batch, "epsilon": torch.full((1,), 0.5)})
+    assert not all(torch.equal(a, p) for a, p in zip(before, lrn.online["agent"].parameters()))

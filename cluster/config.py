@@ -59,8 +59,8 @@ class ClusterConfig:
     checkpoint_replay: str = "final"  # replay contents in checkpoints: never, final (the run's last one) or always
     memory_limit_gb: float = 0.0  # memory budget the size check compares against (0: this machine's available)
     stall_warn_s: float = 120.0  # warn (with the reason) when the learner has made no update for this long; 0: off
-    # ray: hold updates per env step at the in-process loop's ratio (updates_per_iteration per round)
-    rate_limit: bool = True
+    rate_limit: bool = True  # ray: hold updates per env step at the in-process loop's ratio
+        # (updates_per_iteration per round)
     rate_tolerance: float = 2.0  # how far either side may run ahead, in rounds of the in-process loop
 
     def __post_init__(self):

@@ -13,16 +13,27 @@ from typing import Any
 
 
 def field_comments(cls) -> dict[str, str]:
-    """``{field: comment}`` from the ``name: type = default  # comment`` lines of a dataclass's source."""
+    """``{field: comment}`` from the ``name: type = default  # comment`` lines of a dataclass's source.
+
+    A comment too long for one source line goes on in comment-only lines right below, indented deeper than the
+    field; they are joined to it with spaces (still one line of meaning).
+    """
     try:
         src = inspect.getsource(cls)
     except (OSError, TypeError):
         return {}
     out = {}
+    last, indent = None, 0  # the field whose comment the next deeper comment-only line continues
     for line in src.splitlines():
-        m = re.match(r"\s+(\w+)\s*:[^#]*#\s*(.*)$", line)
-        if m and m.group(1) not in out:
-            out[m.group(1)] = m.group(2).strip()
+        more = re.match(r"(\s+)#\s*(.*)$", line)
+        if last is not None and more and len(more.group(1)) > indent:
+            out[last] = f"{out[last]} {more.group(2).strip()}"
+            continue
+        last = None
+        m = re.match(r"(\s+)(\w+)\s*:[^#]*#\s*(.*)$", line)
+        if m and m.group(2) not in out:
+            out[m.group(2)] = m.group(3).strip()
+            last, indent = m.group(2), len(m.group(1))
     return out
 
 

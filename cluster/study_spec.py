@@ -46,8 +46,8 @@ class StudySpec:
     overrides: list = field(default_factory=list)  # key=value for every trial (e.g. cluster.total_env_steps=...)
     grid: dict = field(default_factory=dict)  # key -> list of values; every combination is a set of trials
     labels: dict = field(default_factory=dict)  # preset -> its name in reports (default: the method's label)
-    # report: greedy return counted as reached (steps, time to it): a number or scenario -> number
-    threshold: Any = None
+    threshold: Any = None  # report: greedy return counted as reached (steps, time to it):
+        # a number or scenario -> number
     max_concurrent: int = 0  # trials running at once (0: as many as Ray's resources allow)
     max_failures: int = 1  # Ray Tune retries of a failed trial (a retry resumes from the trial's last checkpoint)
 

@@ -42,15 +42,14 @@ class AtpgConfig:
 
 @dataclass(frozen=True)
 class LearnerConfig:
-    # tomacvf | avf | iql | vdn | qmix | qplex | rllib_ppo | mac_dec_ddrqn | mac_cen_ddrqn | mac_dec_maddrqn | mac_iac
-    # | mac_cac | mac_niacc | mac_iaicc
-    algo: str = "tomacvf"
+    algo: str = "tomacvf"  # tomacvf | avf | iql | vdn | qmix | qplex | rllib_ppo | mac_dec_ddrqn | mac_cen_ddrqn |
+        # mac_dec_maddrqn | mac_iac | mac_cac | mac_niacc | mac_iaicc
     mixer: str = "qmix"  # mixer of tomacvf/avf: qmix | vdn | qplex | qtran (sync algos use their own name's)
     mixing_embed_dim: int = 32  # width of the mixer's hidden layer (QMIX) / hypernetwork output
     hypernet_dim: int = 64  # hidden width of the state hypernetworks
     atpg: bool = True  # tomacvf: mixer first layer from ATPG (False: QMIX hypernetworks on the state)
-    # replay view trained on: mac_sjert | mac_jert | mac_cert (avf: mac_jert; baselines: their own)
-    buffer: str = "mac_sjert"
+    buffer: str = "mac_sjert"  # replay view trained on: mac_sjert | mac_jert | mac_cert
+        # (avf: mac_jert; baselines: their own)
     gamma: float = 0.99  # discount per timestep
     lr: float = 5e-4  # learning rate
     optimiser: str = "adam"  # adam | rmsprop
@@ -66,8 +65,8 @@ class LearnerConfig:
     priority_eta: float = 0.9  # episode priority = eta * max_t |TD| + (1 - eta) * mean_t |TD| (R2D2's mix)
     legem: bool = False  # train on batch["reward_redistributed"] (LeGEM off-beat TD) instead of batch["reward"]
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
-    # mac_dec_ddrqn/mac_dec_maddrqn Q_i: weight of negative TD errors at the start (1: plain MSE)
-    hysteretic: float = 1.0
+    hysteretic: float = 1.0  # mac_dec_ddrqn/mac_dec_maddrqn Q_i: weight of negative TD errors at the start
+        # (1: plain MSE)
     hysteretic_end: float = 1.0  # ... annealed linearly to this over hysteretic_anneal_updates
     hysteretic_anneal_updates: int = 0  # updates to anneal the hysteretic weight over (0: hysteretic_end at once)
     critic: str = "history"  # actor-critic critics: history (GRU over the joint observation) | state (MLP on the state)

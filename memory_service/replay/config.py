@@ -26,8 +26,8 @@ class ReplayConfig:
     check_overlap_rows: bool = True  # verify that joint rows delivered by several agents' segments agree
     ret_tolerance: float = 1e-3  # max |Segment.ret - R_m recomputed from its rewards| accepted
     on_policy: bool = False  # FIFO of fresh episodes: each handed out once, oldest first (actor-critic learners)
-    # on_policy: drop episodes acted by a policy more than this many versions old (0: only the newest)
-    max_policy_lag: int = 0
+    max_policy_lag: int = 0  # on_policy: drop episodes acted by a policy more than this many versions old
+        # (0: only the newest)
 
     def __post_init__(self):
         if self.capacity < 1:

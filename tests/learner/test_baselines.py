@@ -210,6 +210,6 @@ def test_actor_gradient_is_taken_through_the_epsilon_mixture_the_rollouts_sample
     batch = figure1_batch("mac_cert")
     before = [p.clone() for p in lrn.online["agent"].parameters()]
     lrn.update({**batch, "epsilon": torch.ones(1)})
-    assert all(torch.equal(a, p) for a, p in zip(before, lrn.online["agent"].parameters()))
+    assert all(torch.equal(a, p) for a, p in zip(before, lrn.online["agent"].parameters(), strict=True))
     lrn.update({**batch, "epsilon": torch.full((1,), 0.5)})
-    assert not all(torch.equal(a, p) for a, p in zip(before, lrn.online["agent"].parameters()))
+    assert not all(torch.equal(a, p) for a, p in zip(before, lrn.online["agent"].parameters(), strict=True))

@@ -138,6 +138,9 @@ class LearnerConfig:
             if self.agent_net.temporal or self.legem:
                 raise ValueError(f"algo {self.algo!r} uses the plain recurrent agent network without LeGEM: set "
                                  f"learner.agent_net.temporal=false and learner.legem=false")
+            if self.td_lambda is not None:
+                raise ValueError(f"algo {self.algo!r} takes n-step targets (learner.n_step), not TD(lambda): set "
+                                 f"learner.td_lambda=null")
         elif self.buffer == "mac_cert":
             raise ValueError(f"learner.buffer 'mac_cert' is for the decentralised baselines "
                              f"{[a for a, v in BASELINE_VIEWS.items() if v == 'mac_cert']}, not {self.algo!r}")

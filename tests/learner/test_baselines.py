@@ -191,6 +191,8 @@ def test_baselines_refuse_the_wrong_view_and_temporal_nets():
         LearnerConfig(algo="mac_cac", buffer="mac_jert", atpg=False, agent_net=PLAIN, critic="joint")
     with pytest.raises(ValueError, match="mac_cert"):
         LearnerConfig(buffer="mac_cert")
+    with pytest.raises(ValueError, match="learner.td_lambda=null"):
+        LearnerConfig(algo="mac_iac", buffer="mac_cert", atpg=False, agent_net=PLAIN, td_lambda=0.8)
     assert dataclasses.replace(LearnerConfig(algo="mac_cac", buffer="mac_jert", atpg=False, agent_net=PLAIN)).policy \
         == "central_stochastic"
 

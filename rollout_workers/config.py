@@ -12,6 +12,7 @@ class RolloutConfig:
     epsilon_end: float = 0.05  # exploration after annealing
     epsilon_anneal_steps: int = 50_000  # joint env steps (all workers together) to anneal over, linearly
     eval_epsilon: float = 0.0  # exploration during evaluation (greedy by default)
+    eval_sample: bool = False  # actor-critic policies sample at evaluation (the reference does) instead of their argmax
     torch_threads: int = 1  # intra-op threads for acting; tiny forward passes are slowest multi-threaded
 
     def __post_init__(self):

@@ -241,7 +241,8 @@ class RolloutWorker:
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
     def evaluate(self, episodes: int, seed: int | None = None) -> dict[str, float]:
-        """Greedy decentralised execution on fresh copies: mean return, its 95% CI half-width and metrics."""
+        """Greedy decentralised execution on fresh copies (stochastic policies: their most likely action, or a
+        sample with ``rollout.eval_sample``): mean return, its 95% CI half-width and metrics."""
         B = min(episodes, self.config.num_envs * 4)
         env = make_batched(self.scenario, B, **self.env_settings)
         policy = self._policy(B)
@@ -252,7 +253,7 @@ class RolloutWorker:
         active = np.ones(B, bool)  # copies still needed to reach `episodes`
         started = B
         while len(finished) < episodes:
-            actions = policy.act(step, self.config.eval_epsilon, rng, explore=False)
+            actions = policy.act(step, self.config.eval_epsilon, rng, explore=self.config.eval_sample)
             step = env.step(actions)
             policy.observe(step)
             returns += step.reward

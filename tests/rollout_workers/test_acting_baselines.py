@@ -171,3 +171,14 @@ def test_the_learner_scores_each_choice_as_the_worker_sampled_it():
                 assert abs(float(logp[row, k, i]) - want) < 1e-4, (eid, i, k)
                 checked += 1
     assert count >= 8 and checked > 100
+
+
+def test_evaluation_takes_the_argmax_unless_asked_to_sample():
+    import dataclasses
+
+    w = worker("stochastic")
+    a, b = w.evaluate(8, seed=3), w.evaluate(8, seed=3)
+    assert a == b  # the argmax: deterministic on BoxPushing
+    w.config = dataclasses.replace(w.config, eval_sample=True)
+    runs = {w.evaluate(8, seed=s)["return_mean"] for s in range(4)}
+    assert len(runs) > 1  # sampled: episodes differ with the seed

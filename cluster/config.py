@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,8 @@ class ClusterConfig:
     checkpoint_interval: int = 2000  # checkpoint every this many learner updates (and at the end)
     eval_interval: int = 10_000  # greedy evaluation every this many env steps (0: only at the end)
     eval_episodes: int = 32  # episodes per evaluation
+    eval_gif: bool = True  # render one episode to media/eval_*.gif at each evaluation (off: evaluations cost less)
+    stop_return: float | None = None  # stop early once a greedy evaluation's mean return reaches this (None: never)
     max_restarts: int = 5  # restarts per failed actor before the run fails
     batch_size: int = 32  # episodes per learner batch (split across the replay shards)
     actor_cpus: float = 1.0  # CPUs Ray reserves per rollout/learner actor (shards and LeGEM reserve none)
@@ -77,6 +80,8 @@ class ClusterConfig:
             raise ValueError(f"cluster.stall_warn_s must be >= 0 seconds, got {self.stall_warn_s}")
         if not self.rate_tolerance > 0:  # also refuses NaN
             raise ValueError(f"cluster.rate_tolerance must be > 0 rounds, got {self.rate_tolerance}")
+        if self.stop_return is not None and not math.isfinite(self.stop_return):
+            raise ValueError(f"cluster.stop_return must be a finite number or null, got {self.stop_return}")
         if self.eval_interval < 0 or self.max_restarts < 0 or self.actor_cpus < 0 or self.memory_limit_gb < 0:
             raise ValueError("cluster.eval_interval, cluster.max_restarts, cluster.actor_cpus and "
                              "cluster.memory_limit_gb must be >= 0")

@@ -36,7 +36,7 @@ log = logging.getLogger("asyncmarl.cluster")
 RESUMABLE_CHANGES = ("cluster.total_env_steps", "cluster.runtime", "cluster.address", "cluster.actor_cpus",
                      "cluster.max_restarts", "cluster.checkpoint_replay", "cluster.stall_warn_s",
                      "cluster.memory_limit_gb", "cluster.rate_limit",
-                     "cluster.rate_tolerance", "name")
+                     "cluster.rate_tolerance", "cluster.eval_gif", "cluster.stop_return", "name")
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -86,6 +86,7 @@ class Driver:
         self.rate_limiter = None  # set by the Ray loop
         self.weights = None  # (version, weights) in one process (a LocalRef); an ObjectRef of it under Ray
         self.stop_reason: str | None = None
+        self.reached: int | None = None  # env steps at which an evaluation reached cluster.stop_return
         self._eval: dict = {}
         self._t0 = time.perf_counter()
         self._next_log = self._next_ckpt = self._next_eval = 0
@@ -98,7 +99,8 @@ class Driver:
 
     # ------------------------------------------------------------------ progress
     def finished(self) -> bool:
-        return self.stop_reason is not None or self.c.env_steps >= self.cfg.cluster.total_env_steps
+        return (self.stop_reason is not None or self.reached is not None
+                or self.c.env_steps >= self.cfg.cluster.total_env_steps)
 
     def request_stop(self, reason: str = "requested") -> None:
         self.stop_reason = reason
@@ -167,7 +169,8 @@ class Driver:
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self) -> dict:
-        """Greedy episodes on rollout worker 0 (and a GIF of one); logged under ``eval/``."""
+        """Greedy episodes on rollout worker 0 (and a GIF of one unless ``cluster.eval_gif`` is off); logged under
+        ``eval/``. Reaching ``cluster.stop_return`` stops the run after this round."""
         r0 = self.topo.rollouts[0]
         try:
             ev = get(call(r0, "evaluate", self.cfg.cluster.eval_episodes))
@@ -175,10 +178,17 @@ class Driver:
             log.warning("evaluation skipped: rollout worker 0 failed (%s)", e)
             return {}
         row = {f"eval/{k}": float(v) for k, v in ev.items()}
-        row.update({"env_steps": self.c.env_steps, "updates": self.c.updates})
+        row.update({"env_steps": self.c.env_steps, "updates": self.c.updates, "time_s": self._time_s()})
         self.metrics.write(row)
         self.wandb.log(row, step=self.c.env_steps)
         self._eval = row
+        target = self.cfg.cluster.stop_return
+        if target is not None and row.get("eval/return_mean", float("-inf")) >= target and self.reached is None:
+            self.reached = self.c.env_steps  # a finished run, not an interrupted one (studies count it as done)
+            self.metrics.write({"env_steps": self.c.env_steps, "updates": self.c.updates, "time_s": self._time_s(),
+                                "reached_stop_return": target, "unix_time": time.time()})
+        if not self.cfg.cluster.eval_gif:
+            return row
         try:
             frames = get(call(r0, "render_episode"))
             gif = self.run_dir / "media" / f"eval_{self.c.env_steps:010d}.gif"
@@ -328,7 +338,7 @@ class Driver:
                 self._give_up(f"the Ray cluster failed ({type(e).__name__}: {str(e).splitlines()[0][:200]})")
             self.log_row()
             self.checkpoint(final=True)
-            if self.stop_reason is None:
+            if self.stop_reason is None and self.reached is None:
                 self.evaluate()
             self._log_curve()
         finally:
@@ -351,7 +361,8 @@ class Driver:
         out = dict(self.final_row)
         out.update(self._eval)
         out.update({"run_dir": str(self.run_dir), "checkpoint": str(self.last_checkpoint),
-                    "stopped": self.stop_reason, **{f"counters/{k}": v for k, v in dataclasses.asdict(self.c).items()}})
+                    "stopped": self.stop_reason, "reached_at": self.reached,
+                    **{f"counters/{k}": v for k, v in dataclasses.asdict(self.c).items()}})
         return out
 
 

@@ -72,8 +72,9 @@ def finished(out: Path, trial_id: str) -> bool:
 
 # ---------------------------------------------------------------------------------------------- curves
 def curve_rows(run_dir: str | Path) -> list[dict]:
-    """The greedy evaluations of a run's metrics.jsonl, each with the episodes and wall time logged last before
-    it; a resumed run's rows replace what the interrupted run logged past its checkpoint."""
+    """The greedy evaluations of a run's metrics.jsonl, each with the episodes logged last before it and its wall
+    time (older runs: the time logged last before it); a resumed run's rows replace what the interrupted run
+    logged past its checkpoint."""
     from asyncmarl.cluster.monitor import read_metrics
 
     rows: list[dict] = []
@@ -86,7 +87,7 @@ def curve_rows(run_dir: str | Path) -> list[dict]:
         while rows and rows[-1]["env_steps"] >= step:
             rows.pop()
         row = {"env_steps": step, "episodes": last.get("episodes", 0), "updates": r.get("updates", 0),
-               "time_s": round(float(last.get("time_s", 0.0)), 2)}
+               "time_s": round(float(r.get("time_s", last.get("time_s", 0.0))), 2)}  # evaluations log their time
         row.update({k.removeprefix("eval/"): v for k, v in r.items()
                     if k.startswith("eval/") and k != "eval/episodes"})  # that is the evaluation's episode count
         rows.append(row)

@@ -7,12 +7,13 @@ from hypothesis import strategies as st
 
 from asyncmarl.platform.envs import make_batched
 
-GAMES = ["stag-hunter", "quarry", "afforestation"]
+GAMES = ["stag-hunter", "quarry", "afforestation", "2m-vs-1z"]
 RANDOM_DURATIONS = {  # a stochastic variant of each game, to cover the hashed duration draws too
     "stag-hunter": {"duration_probs": (((1, 0, 0), (0.2, 0.5, 0.3)), ((0.5, 0.5, 0), (0, 0.5, 0.5)))},
     "quarry": {"duration_probs": tuple(((1.0, 0, 0),) + ((0.3, 0.3, 0.4),) * 3 for _ in range(3))},
     "afforestation": {"horizon": 30, "duration_probs": tuple(
         ((1.0, 0, 0, 0),) + ((0, 0.2, 0.3, 0.5),) * 6 + ((0.1, 0.6, 0.3, 0),) * 6 for _ in range(3))},
+    "2m-vs-1z": {"duration_probs": (((1.0, 0, 0),) * 6 + ((0.2, 0.3, 0.5),),) * 2},
 }
 FIELDS = ("obs", "real_obs", "state", "reward", "terminated", "truncated", "choosing", "macro_action", "elapsed",
           "action_mask", "t")
@@ -125,7 +126,7 @@ def test_durations_zero_reduce_to_the_synchronous_game():
     """Every action of duration 0: all agents choose every step, elapsed is 0, obs == real_obs, and rewards and
     termination equal a plain synchronous implementation of the same rules, over many random episodes."""
     rng = np.random.default_rng(7)
-    for name in GAMES:
+    for name in SYNC:  # the games with a plain synchronous reference here
         probe = make_batched(name, 1)
         zeros = tuple((0,) * probe.n_actions for _ in range(probe.n_agents))
         B = 64

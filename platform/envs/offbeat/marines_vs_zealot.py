@@ -51,6 +51,7 @@ DIRECTIONS = np.array([[0, 0], [0, 0], [0, 1], [0, -1], [1, 0], [-1, 0], [0, 0]]
 N_MARINES, ZEALOT = 2, 2  # units 0, 1 are the Marines (agents), unit 2 the Zealot
 GAME_LOOPS_PER_STEP = 8  # SMAC's step_mul
 MAX_COOLDOWN_LOOPS = 15  # SMAC's normaliser of a Marine's weapon cooldown in the state
+REACH_TOLERANCE = 1e-6  # distance units: rounding must not leave a Zealot forever just outside its reach
 
 
 @dataclass(frozen=True)
@@ -218,12 +219,13 @@ class MarinesVsZealot(OffbeatEnv):
         d = dist[np.arange(self.batch_size), target]  # [B]
         acts = acts & np.isfinite(d)
         fire_at = np.maximum(self.ready[:, ZEALOT], t)
-        strikes = acts & (d <= self._reach) & (fire_at < t + 1)
+        in_reach = d <= self._reach + REACH_TOLERANCE  # a walk that stops at the reach lands a hair short of it
+        strikes = acts & in_reach & (fire_at < t + 1)
         per_attack = s.zealot_hits * max(s.zealot_damage - s.marine_armour, 0.5)
         struck = strikes[:, None] & (np.arange(N_MARINES) == target[:, None])  # [B, 2]
         self.hp[:, :N_MARINES] = np.maximum(self.hp[:, :N_MARINES] - struck * per_attack, 0.0)
         self.ready[:, ZEALOT] = np.where(strikes, fire_at + self._cooldown[ZEALOT], self.ready[:, ZEALOT])
-        walks = acts & (d > self._reach)
+        walks = acts & ~in_reach
         towards = self.pos[np.arange(self.batch_size), target] - self.pos[:, ZEALOT]  # [B, 2]
         length = np.minimum(self._move[1], np.where(walks, d - self._reach, 0.0))  # stop once within reach
         self.pos[:, ZEALOT] += towards * (length / np.where(np.isfinite(d) & (d > 0), d, 1.0))[:, None]

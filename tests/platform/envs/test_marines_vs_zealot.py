@@ -143,6 +143,23 @@ def test_zealot_kills_a_standing_marine_in_three_attacks_and_spares_a_fleeing_on
     assert env.pos[0, 2, 0] == pytest.approx(env.pos[0, 0, 0] - 0.975)  # it stops at its reach
 
 
+def test_standing_and_firing_loses_a_zealot_that_walked_to_its_reach_strikes():
+    """Both Marines step east and then attack whenever they may: the Zealot kills the nearer, walks to the other
+    (stopping at its reach, up to rounding) and kills it too before its second volley lands (step 20): only the
+    first volleys (12 shots, 68 of the 360) count."""
+    env = make_batched(NAME, 1)
+    step = env.reset(seed=0)
+    total = 0.0
+    for _ in range(150):
+        mask = step.action_mask[0]
+        step = env.step(np.array([[ATTACK if m[ATTACK] else (NOOP if m[NOOP] else EAST) for m in mask]]))
+        total += float(step.reward[0])
+        if step.done[0]:
+            break
+    assert step.terminated[0] and step.extras["success"][0] == 0.0 and not (env.hp[0, :2] > 0).any()
+    assert step.t[0] < 20 and total == pytest.approx(68 / 18)
+
+
 def test_a_marine_killed_mid_attack_lands_nothing_and_both_dead_is_a_loss():
     env = make_batched(NAME, 1)
     env.reset(seed=0)

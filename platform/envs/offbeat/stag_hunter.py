@@ -15,6 +15,10 @@ description (the paper's appendix with the exact rules is not public):
 * Horizon 20. Arrows still in flight at the horizon never land.
 * Observation (5 values per hunter): one-hot own arrow state (ready, in flight, spent), stag visible (1 until
   the stag is caught or flees), t / T. A hunter does not see the other hunters' arrows, nor durations.
+  ``observe_time=False`` drops t / T (4 values per hunter, the same first four): the paper's hunters have only
+  partial observations and cannot communicate, so they must count steps with their recurrent state; with t / T
+  a hunter can learn "shoot at t = 5" without any credit assignment. The global state keeps t / T either way
+  (it is the centralised mixer's input, never an acting agent's).
 * Global state (4 n + 2): per hunter the arrow one-hot and its remaining flight steps / T; stag present; t / T.
 * ``catch_rate`` in ``Step.extras``: 1.0 for a copy whose stag was caught.
 
@@ -46,11 +50,14 @@ class StagHunterSettings(OffbeatSettings):
     n_hunters: int = 2  # number of hunters (agents); each has one arrow
     arrow_flight: tuple = (8, 3)  # per hunter, the shoot action's duration (steps until its arrow lands)
     catch_reward: float = 10.0  # team reward when every arrow lands in the same step
+    observe_time: bool = True  # t / T in each hunter's observation (False: 4 features, hunters count steps)
 
     def __post_init__(self):
         super().__post_init__()
         n = check_int("n_hunters", self.n_hunters, 1)
         check_int_tuple("arrow_flight", self.arrow_flight, 0, length=n)
+        if not isinstance(self.observe_time, (bool, np.bool_)):
+            raise ValueError(f"observe_time must be true or false, got {self.observe_time!r}")
 
 
 class StagHunter(OffbeatEnv):
@@ -62,7 +69,7 @@ class StagHunter(OffbeatEnv):
         self.name = "stag-hunter"
         self.n_agents = settings.n_hunters
         self.n_actions = 2
-        self.obs_dim = 5
+        self.obs_dim = 5 if settings.observe_time else 4
         self.state_dim = 4 * settings.n_hunters + 2
         self.action_names = (("wait", "shoot"),) * settings.n_hunters
         super().__init__(batch_size, settings)
@@ -91,10 +98,11 @@ class StagHunter(OffbeatEnv):
 
     def _real_obs(self) -> np.ndarray:
         B, n = self.arrow.shape
-        obs = np.zeros((B, n, 5), np.float32)
+        obs = np.zeros((B, n, self.obs_dim), np.float32)
         obs[..., :3] = self.arrow[..., None] == np.arange(3)
         obs[..., 3] = (self.stag == PRESENT)[:, None]
-        obs[..., 4] = self._time_feature()[:, None]
+        if self.settings.observe_time:
+            obs[..., 4] = self._time_feature()[:, None]
         return obs
 
     def _global_state(self) -> np.ndarray:

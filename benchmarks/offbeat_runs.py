@@ -6,8 +6,10 @@ command that is interrupted (or extended by more seeds) only trains what is miss
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import subprocess
 import tempfile
 import time
 
@@ -29,6 +31,30 @@ BASE = (
 )
 
 DEFAULT_CACHE = os.path.join("benchmarks", "out", "offbeat_runs.jsonl")
+
+
+_CODE: dict | None = None  # the code version of this process's runs (fixed when the package is first imported)
+SOURCE_DIRS = ("platform", "learner", "memory_service", "rollout_workers", "cluster")  # what a run executes
+
+
+def code_version() -> dict:
+    """{"commit": HEAD, "dirty": package files that differ from HEAD, "diff": hash of that difference}, taken once
+    per process right before the package is first imported (a run uses the code of that moment even if the
+    working tree changes later). Empty strings when git is not available."""
+    global _CODE
+    if _CODE is None:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+        def git(*args: str) -> str:
+            try:
+                return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout
+            except (OSError, subprocess.CalledProcessError):
+                return ""
+        diff = git("diff", "HEAD", "--", *SOURCE_DIRS)
+        _CODE = {"commit": git("rev-parse", "--short", "HEAD").strip(),
+                 "dirty": git("diff", "HEAD", "--name-only", "--", *SOURCE_DIRS).split(),
+                 "diff": hashlib.sha1(diff.encode()).hexdigest()[:10] if diff else ""}
+    return _CODE
 
 
 def run_key(scenario: str, algo: str, legem: bool, seed: int, steps: int, extra: list[str]) -> str:
@@ -58,6 +84,8 @@ def run_one(scenario: str, algo: str, legem: bool, seed: int, steps: int, extra:
         return cache[key]
     if not train_missing:
         return None
+    code = code_version()
+    import asyncmarl.memory_service.legem  # noqa: F401  (imported now, with the code version just recorded)
     from asyncmarl.cluster import train
     from asyncmarl.cluster.config import load_config
 
@@ -69,7 +97,7 @@ def run_one(scenario: str, algo: str, legem: bool, seed: int, steps: int, extra:
     success = out.get("eval/catch_rate_mean", out.get("eval/success_mean", float("nan")))
     row = {"key": key, "scenario": scenario, "algo": algo, "legem": bool(legem), "seed": int(seed),
            "steps": int(steps), "extra": list(extra), "return": float(out.get("eval/return_mean", float("nan"))),
-           "success": float(success), "seconds": time.time() - start}
+           "success": float(success), "seconds": time.time() - start, **code}
     if not np.isfinite(row["success"]):  # a run stopped early (e.g. by SIGTERM) has no final evaluation
         raise RuntimeError(f"run {scenario} {algo} legem={legem} seed={seed} ended without a final evaluation")
     cache[key] = row

@@ -1,15 +1,20 @@
 """Stag-Hunter catch rate over seeds: IQL, VDN, QMIX and QPLEX with and without LeGEM (cf. the paper's Fig. 4),
-and QMIX / VDN with n-step and TD(lambda) targets without LeGEM (the paper's Table 2).
+with and without time in the hunters' observations, and QMIX / VDN with n-step and TD(lambda) targets without
+LeGEM (the paper's Table 2).
 
 Usage:
     python benchmarks/stag_hunter_table.py --table main    [--seeds 0 1 2 3 4] [--algos iql vdn qmix qplex]
+                                                           [--obs time notime]
     python benchmarks/stag_hunter_table.py --table targets [--seeds 0 1 2] [--algos qmix vdn]
     common: [--steps 200000] [--scheme II] [--set key=value ...] [--cache PATH | --fresh] [--no-train]
 
 Each run trains in this process (one at a time, single-threaded) and reports its final greedy catch rate over
 64 evaluation episodes; cells are mean ± std over seeds. Shared settings: ``offbeat_runs.BASE`` (one-step TD
-targets unless a row sets n or lambda). Finished runs are cached in benchmarks/out/offbeat_runs.jsonl, so a
-rerun prints at once and an interrupted one resumes. About 60 s per run at 200,000 steps on this machine.
+targets unless a row sets n or lambda). ``--obs notime`` runs the game with ``env.settings.observe_time=false``
+(the hunters do not observe t / T; presets ``staghunter-notime_<method>``); the main table trains seed-major
+over every cell, so a cut-short run leaves every cell with as many seeds as possible. Finished runs are cached
+in benchmarks/out/offbeat_runs.jsonl with the commit (and any uncommitted change) they ran, so a rerun prints
+at once and an interrupted one resumes. About 60 s per run at 200,000 steps on this machine.
 """
 from __future__ import annotations
 
@@ -22,19 +27,44 @@ LAMBDAS = (0.8, 0.9, 0.99, 1.0)
 NAMES = {"iql": "IQL", "vdn": "VDN", "qmix": "QMIX", "qplex": "QPLEX"}
 
 
+OBS = {"time": [], "notime": ["env.settings.observe_time=false"]}  # the variants' extra overrides
+OBS_NAMES = {"time": "t/T observed", "notime": "no time observed"}
+
+
 def main_table(args, cache, cache_path) -> None:
-    """Rows: algorithms; columns: without LeGEM, with LeGEM."""
-    lines = [f"| algo | without LeGEM | with LeGEM (Scheme {args.scheme}) | seconds per run |", "|---|---:|---:|---:|"]
+    """Rows: algorithms; columns: without and with LeGEM, per observation variant (side by side)."""
+
+    def extra(obs: str, legem: bool) -> list[str]:
+        return [*OBS[obs], *([f"legem.scheme={args.scheme}"] if legem else []), *args.extra]
+
+    if not args.no_train:
+        for s in args.seeds:
+            for obs in args.obs:
+                for algo in args.algos:
+                    for legem in (False, True):
+                        run_one("stag-hunter", algo, legem, s, args.steps, extra(obs, legem), cache, cache_path)
+    head = " | ".join(f"{OBS_NAMES[o]}: without LeGEM | {OBS_NAMES[o]}: with LeGEM (Scheme {args.scheme})"
+                      for o in args.obs)
+    lines = [f"| algo | {head} | seconds per run |", "|---" + "|---:" * (2 * len(args.obs) + 1) + "|"]
     for algo in args.algos:
         cells, secs = [], []
-        for legem in (False, True):
-            extra = [f"legem.scheme={args.scheme}", *args.extra] if legem else list(args.extra)
-            res = [run_one("stag-hunter", algo, legem, s, args.steps, extra, cache, cache_path) for s in args.seeds]
-            cells.append(cell([r["success"] for r in res]))
-            secs += [r["seconds"] for r in res]
-        lines.append(f"| {NAMES.get(algo, algo)} | {cells[0]} | {cells[1]} | {sum(secs) / len(secs):.0f} |")
+        for obs in args.obs:
+            for legem in (False, True):
+                res = [run_one("stag-hunter", algo, legem, s, args.steps, extra(obs, legem), cache, cache_path,
+                               train_missing=False) for s in args.seeds]
+                cells.append(cell([None if r is None else r["success"] for r in res], expected=len(args.seeds)))
+                secs += [r["seconds"] for r in res if r is not None]
+        mean_s = f"{sum(secs) / len(secs):.0f}" if secs else "-"
+        lines.append(f"| {NAMES.get(algo, algo)} | " + " | ".join(cells) + f" | {mean_s} |")
     print("\n".join(lines))
     print(f"\n{args.steps} joint steps per run, seeds {args.seeds}, final greedy catch rate, mean ± std over seeds.")
+    commits = {}
+    for r in cache.values():
+        if r.get("scenario") == "stag-hunter" and "commit" in r:
+            code = r["commit"] + (f" + uncommitted {r['diff']} ({', '.join(r['dirty'])})" if r["dirty"] else "")
+            commits[code] = commits.get(code, 0) + 1
+    for code, count in sorted(commits.items()):
+        print(f"code of {count} cached Stag-Hunter run(s): {code}")
 
 
 def targets_table(args, cache, cache_path) -> None:
@@ -71,10 +101,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=None, help="default: 0-4 (main), 0-2 (targets)")
     ap.add_argument("--algos", nargs="+", default=None, help="default: iql vdn qmix qplex (main), qmix vdn (targets)")
     ap.add_argument("--scheme", default="II", choices=["I", "II"])
+    ap.add_argument("--obs", nargs="+", default=["time", "notime"], choices=list(OBS),
+                    help="main table: observation variants, side by side (time: t/T observed, as the default game)")
     ap.add_argument("--set", dest="extra", nargs="*", default=[], help="more run-config overrides (key=value)")
     ap.add_argument("--cache", default=DEFAULT_CACHE, help="JSONL of finished runs (reused when the key matches)")
     ap.add_argument("--fresh", action="store_true", help="ignore and do not write the cache")
-    ap.add_argument("--no-train", action="store_true", help="print from the cache only (targets table)")
+    ap.add_argument("--no-train", action="store_true", help="print from the cache only")
     args = ap.parse_args()
     main_tab = args.table == "main"
     args.seeds = args.seeds or ([0, 1, 2, 3, 4] if main_tab else [0, 1, 2])

@@ -11,6 +11,7 @@ SCHEMES = ("I", "II")
 KEYS = ("exact", "simhash", "auto")
 OBS_FIELDS = ("real_obs", "obs")
 SCHEME1_COUNTS = ("graph", "subgraph")
+RANKINGS = ("ended", "all")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class LegemConfig:
     scheme1_counts: str = "graph"  # (our design) Scheme I reads visits of the whole graph phi^l or its sub-graph
     scheme2_normalise: bool = True  # (our design) Scheme II ranks nodes by sub-graph / graph visits (False: raw)
     commit_only: bool = True  # (our design) a pivot must be a step where the agent committed a non-wait action
+    ranking: str = "ended"  # (our design) eq. 1 ranks the agents whose action ended at t ("ended") or every agent
 
     def __post_init__(self):
         if self.scheme not in SCHEMES:
@@ -43,6 +45,8 @@ class LegemConfig:
             raise ValueError(f"legem.key must be one of {KEYS}, got {self.key!r}")
         if self.obs_field not in OBS_FIELDS:
             raise ValueError(f"legem.obs_field must be one of {OBS_FIELDS}, got {self.obs_field!r}")
+        if self.ranking not in RANKINGS:
+            raise ValueError(f"legem.ranking must be one of {RANKINGS}, got {self.ranking!r}")
         if self.scheme1_counts not in SCHEME1_COUNTS:
             raise ValueError(f"legem.scheme1_counts must be one of {SCHEME1_COUNTS}, got {self.scheme1_counts!r}")
         if not (isinstance(self.beta, (int, float)) and 0.0 <= float(self.beta) <= 1.0):

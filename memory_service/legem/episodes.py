@@ -9,6 +9,10 @@
 The afterstate action of agent i at step t is ``actions[t, i]`` when the agent committed an action at t
 (``choosing[t, i]``) and the no-op 0 otherwise: a busy agent has no choice to make (the paper's footnote 5
 gives every agent a NO-OP; the spec maps a busy step onto it).
+
+An agent's running action *ended* at step t when the agent was busy at t (committed earlier) and chooses again
+at t + 1: that is the step its effect landed (docs/offbeat.md, "Durations and timing"). The ranking of eq. 1
+reads it (``legem.ranking``).
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ class Episodes:
     action: np.ndarray  # [B, T, n] int64 afterstate action (no-op 0 while busy)
     reward: np.ndarray  # [B, T] float64 joint reward (0 on padding)
     lengths: np.ndarray  # [B] int64 steps of each episode
+    ended: np.ndarray  # [B, T, n] bool: the agent's action committed before t ended (landed) at step t
 
     @property
     def returns(self) -> np.ndarray:
@@ -54,9 +59,15 @@ def _build(obs, actions, choosing, reward, lengths, where: str) -> Episodes:
     if (lengths < 0).any() or (lengths > t).any():
         raise ValueError(f"LeGEM: {where} episode lengths must lie in [0, {t}], got {lengths.tolist()}")
     steps = np.arange(t)[None, :] < lengths[:, None]  # [B, T]
-    action = np.where(choosing[:, :t].astype(bool), actions, 0).astype(np.int64)  # [B, T, n]
+    choosing = np.asarray(choosing[:, :t + 1]).astype(bool)
+    action = np.where(choosing[:, :t], actions, 0).astype(np.int64)  # [B, T, n]
+    # without the row after the last step, the last step's endings are unknown: count every agent as ended there
+    after = choosing[:, 1:] if choosing.shape[1] == t + 1 else np.concatenate(
+        [choosing[:, 1:], np.ones_like(choosing[:, :1])], axis=1)  # [B, T, n] chooses again at t + 1
+    ended = ~choosing[:, :t] & after & steps[..., None]  # [B, T, n]
     return Episodes(obs=np.asarray(obs[:, :t], dtype=np.float32), action=action,
-                    reward=np.where(steps, reward, 0.0).astype(np.float64), lengths=lengths.astype(np.int64))
+                    reward=np.where(steps, reward, 0.0).astype(np.float64), lengths=lengths.astype(np.int64),
+                    ended=ended)
 
 
 def from_trajectory(traj: dict, obs_field: str) -> Episodes:

@@ -74,7 +74,8 @@ class LegemMemory:
     # ------------------------------------------------------------------ search
     def agent_pivots(self, data) -> np.ndarray:
         """Each agent's pivot candidate e_t^i for every rewarded step: [B, T, n] int64, -1 where the agent
-        abstains (no pattern, node unknown to the memory) and on steps without reward."""
+        abstains (no pattern, node unknown to the memory, or, with ``ranking="ended"``, no action of the agent
+        ended at t) and on steps without reward."""
         ep = self._episodes(data)
         start = time.perf_counter()
         b_size, t_size = ep.reward.shape
@@ -82,6 +83,7 @@ class LegemMemory:
         search = PivotSearch(self.graphs, self.config.path_cap, self.config.scheme1_counts,
                              self.config.scheme2_normalise, self.config.commit_only)
         run = search.scheme1 if self.config.scheme == "I" else search.scheme2
+        only_ended = self.config.ranking == "ended"
         for b in range(b_size):
             steps = np.flatnonzero(ep.reward[b] != 0)
             if steps.size == 0:
@@ -90,6 +92,8 @@ class LegemMemory:
             for agent in range(self.n_agents):
                 keys = self._keys(ep, b, agent)
                 for t in steps.tolist():
+                    if only_ended and not ep.ended[b, t, agent]:
+                        continue  # no action of this agent landed at t: it cannot have earned r_t
                     node = self.graphs.lookup(agent, length - 1, t, keys[t])
                     out[b, t, agent] = NONE if node < 0 else run(node, bucket)
             self._counters["searches"] += int(steps.size)

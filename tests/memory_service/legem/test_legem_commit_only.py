@@ -79,6 +79,6 @@ def test_a_reward_after_waits_only_stays_where_it_is(scheme):
     ours = LegemMemory(LegemConfig(scheme=scheme, key="exact"))
     ours.add_episodes(episodes)
     assert ours.redistribute(win).tolist() == [0.0, 0.0, 0.0, 1.0]
-    literal = LegemMemory(LegemConfig(scheme=scheme, key="exact", commit_only=False))
+    literal = LegemMemory(LegemConfig(scheme=scheme, key="exact", commit_only=False, ranking="all"))
     literal.add_episodes(episodes)
     assert literal.pivots(win)[0, 3] == 1

@@ -4,7 +4,7 @@ LeGEM (the paper's Table 2).
 
 Usage:
     python benchmarks/stag_hunter_table.py --table main    [--seeds 0 1 2 3 4] [--algos iql vdn qmix qplex]
-                                                           [--obs time notime]
+                                                           [--obs time notime] [--legem off on]
     python benchmarks/stag_hunter_table.py --table targets [--seeds 0 1 2] [--algos qmix vdn]
     common: [--steps 200000] [--scheme II] [--set key=value ...] [--cache PATH | --fresh] [--no-train]
 
@@ -41,7 +41,7 @@ def main_table(args, cache, cache_path) -> None:
         for s in args.seeds:
             for obs in args.obs:
                 for algo in args.algos:
-                    for legem in (False, True):
+                    for legem in args.legem:
                         run_one("stag-hunter", algo, legem, s, args.steps, extra(obs, legem), cache, cache_path)
     head = " | ".join(f"{OBS_NAMES[o]}: without LeGEM | {OBS_NAMES[o]}: with LeGEM (Scheme {args.scheme})"
                       for o in args.obs)
@@ -101,6 +101,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=None, help="default: 0-4 (main), 0-2 (targets)")
     ap.add_argument("--algos", nargs="+", default=None, help="default: iql vdn qmix qplex (main), qmix vdn (targets)")
     ap.add_argument("--scheme", default="II", choices=["I", "II"])
+    ap.add_argument("--legem", nargs="+", default=["off", "on"], choices=["off", "on"],
+                    help="main table: which LeGEM arms to train (the table prints both)")
     ap.add_argument("--obs", nargs="+", default=["time", "notime"], choices=list(OBS),
                     help="main table: observation variants, side by side (time: t/T observed, as the default game)")
     ap.add_argument("--set", dest="extra", nargs="*", default=[], help="more run-config overrides (key=value)")
@@ -108,6 +110,7 @@ def main() -> None:
     ap.add_argument("--fresh", action="store_true", help="ignore and do not write the cache")
     ap.add_argument("--no-train", action="store_true", help="print from the cache only")
     args = ap.parse_args()
+    args.legem = [x == "on" for x in args.legem]
     main_tab = args.table == "main"
     args.seeds = args.seeds or ([0, 1, 2, 3, 4] if main_tab else [0, 1, 2])
     args.algos = args.algos or (["iql", "vdn", "qmix", "qplex"] if main_tab else ["qmix", "vdn"])

@@ -17,7 +17,8 @@ The paper names the game but its rules are in a non-public appendix; these are *
      ``mature_reward`` (+1) in that step: the reward is displaced from the decisive plant and water actions.
   Dead is final (no replanting). Why: a missed watering must cost something the horizon cannot undo, so the
   waterer's timing matters; with replanting the horizon of 50 would let the team retry every plot.
-* The episode terminates when every plot is mature or dead; horizon 50.
+* The episode terminates when every plot is mature or dead, and at the horizon 50 (``terminal_horizon``,
+  default; as in Quarry: t / T is observed, so the last step is terminal, not a time-limit cut).
 * Observation (6 P + 2 per agent, position-free): per plot one-hot over empty, sapling aged
   0..``water_window // 2``, sapling older (wilting), watered, mature, dead; own busy flag; t / T.
 * Global state (6 P + n (5 + P) + 1): per plot one-hot state (5) and age / T; per agent busy, remaining steps
@@ -51,6 +52,7 @@ class AfforestationSettings(OffbeatSettings):
     water_window: int = 4  # a sapling dies unless a watering lands within this many steps after planting landed
     mature_time: int = 6  # steps from the watering landing until the tree matures and pays
     mature_reward: float = 1.0  # team reward per tree that matures
+    terminal_horizon: bool = True  # the horizon ends the game (terminated: t is observed); false: truncated
 
     def __post_init__(self):
         super().__post_init__()
@@ -61,6 +63,8 @@ class AfforestationSettings(OffbeatSettings):
             raise ValueError("n_planters + n_waterers must be >= 1")
         for name in ("plant_duration", "water_duration", "water_window", "mature_time"):
             check_int(name, getattr(self, name), 0)
+        if self.terminal_horizon not in (True, False):
+            raise ValueError(f"terminal_horizon must be true or false, got {self.terminal_horizon!r}")
 
 
 class Afforestation(OffbeatEnv):
@@ -120,7 +124,11 @@ class Afforestation(OffbeatEnv):
         self.age = np.where(dies | planted | watered | matures, 0, age)
         self.status = status
         reward = matures.sum(1) * np.float32(s.mature_reward)
-        return reward, ((status == MATURE) | (status == DEAD)).all(1)
+        return reward, ((status == MATURE) | (status == DEAD)).all(1) | self._horizon_ends()
+
+    def _horizon_ends(self) -> np.ndarray:
+        """[B] this step is the last one and the horizon ends the game (``terminal_horizon``)."""
+        return (self.t + 1 >= self.horizon) & bool(self.settings.terminal_horizon)
 
     def _real_obs(self) -> np.ndarray:
         B, n, P = self.batch_size, self.n_agents, self.n_plots

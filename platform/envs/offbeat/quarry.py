@@ -11,7 +11,10 @@ The paper names the game but its rules are in a non-public appendix; these are *
   ``reward_per_hardness`` x hardness (default 5 x hardness), paid in that step. Strikes that complete out of
   step (too few in one step, or on a broken rock) are wasted. Why: the hardest rock needs all three tools,
   whose durations differ, to be committed at staggered times, the off-beat coordination the paper studies.
-* The episode terminates when every rock is broken; horizon 40.
+* The episode terminates when every rock is broken, and at the horizon 40 (``terminal_horizon``, default):
+  every observation and the state hold t / T, so the horizon is part of the game's state and its last step
+  is terminal, not a time-limit cut (Pardo et al. 2018). A learner bootstraps a truncated step from the value
+  of a state after the horizon, which no TD row ever trains; the value estimates then drift upwards.
 * Observation (K + 2 values per miner): own tool busy flag, each rock intact (1) or broken (0) (no
   progress: strikes leave no trace), t / T.
 * Global state (n (K + 2) + K + 1): per miner busy, remaining steps of its strike / T, one-hot target rock;
@@ -38,11 +41,14 @@ class QuarrySettings(OffbeatSettings):
     strike_durations: tuple = (2, 4, 6)  # per miner, the duration of a strike (one miner per entry)
     hardness: tuple = (1, 2, 3)  # per rock, strikes that must land on it in one step to break it
     reward_per_hardness: float = 5.0  # a broken rock pays this times its hardness
+    terminal_horizon: bool = True  # the horizon ends the game (terminated: t is observed); false: truncated
 
     def __post_init__(self):
         super().__post_init__()
         check_int_tuple("strike_durations", self.strike_durations, 0)
         check_int_tuple("hardness", self.hardness, 1)
+        if self.terminal_horizon not in (True, False):
+            raise ValueError(f"terminal_horizon must be true or false, got {self.terminal_horizon!r}")
 
 
 class Quarry(OffbeatEnv):
@@ -78,7 +84,11 @@ class Quarry(OffbeatEnv):
         breaks = self.intact & (count >= self._hardness)  # [B, K]
         self.intact = self.intact & ~breaks
         reward = (breaks * self._hardness).sum(1) * np.float32(self.settings.reward_per_hardness)
-        return reward, ~self.intact.any(1)
+        return reward, ~self.intact.any(1) | self._horizon_ends()
+
+    def _horizon_ends(self) -> np.ndarray:
+        """[B] this step is the last one and the horizon ends the game (``terminal_horizon``)."""
+        return (self.t + 1 >= self.horizon) & bool(self.settings.terminal_horizon)
 
     def _real_obs(self) -> np.ndarray:
         B, n, K = self.batch_size, self.n_agents, self.n_rocks

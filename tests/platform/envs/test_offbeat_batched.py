@@ -130,7 +130,9 @@ def test_durations_zero_reduce_to_the_synchronous_game():
         probe = make_batched(name, 1)
         zeros = tuple((0,) * probe.n_actions for _ in range(probe.n_agents))
         B = 64
-        env = make_batched(name, B, durations=zeros)
+        # the references have no horizon: Quarry's and Afforestation's horizon terminates, Stag-Hunter's truncates
+        horizon = {} if name == "stag-hunter" else {"terminal_horizon": False}
+        env = make_batched(name, B, durations=zeros, **horizon)
         step = env.reset(seed=0)
         refs = [SYNC[name]() for _ in range(B)]
         finished, rewarded = 0, 0

@@ -9,7 +9,8 @@ import pytest
 from pettingzoo.test import parallel_api_test
 
 from asyncmarl.platform.envs import env_info, make, make_batched, names, spec
-from asyncmarl.platform.envs.offbeat.marines_vs_zealot import ATTACK, DIRECTIONS, EAST, NOOP, STOP, WEST
+from asyncmarl.platform.envs.offbeat.marines_vs_zealot import ATTACK, EAST, NOOP, STOP, WEST
+from asyncmarl.platform.envs.offbeat.marines_vs_zealot_script import kiting_actions
 
 NAME = "2m-vs-1z"
 FAR = (30.0, 30.0)  # a spot no unit reaches during these tests
@@ -182,40 +183,19 @@ def test_horizon_truncates_at_150():
     assert step.extras["success"][0] == 0.0
 
 
-def _kiting_policy(env, step):
-    """A scripted team: the Marine nearer the Zealot (its target) runs around its teammate at about 5 units;
-    the other attacks when the Zealot is in range and at least 2 units nearer the runner, else keeps ~5 away."""
-    acts = np.zeros((1, 2), np.int64)
-    dist = np.where(env.hp[0, :2] > 0, env._distances()[0], np.inf)
-    bait = int(dist.argmin())
-    for i in range(2):
-        m = step.action_mask[0, i]
-        if not step.choosing[0, i] or m[NOOP]:
-            continue
-        z, p, o = env.pos[0, 2], env.pos[0, i], env.pos[0, 1 - i]
-        moves = [a for a in range(1, 6) if m[a]]
-        q = {a: p + DIRECTIONS[a] * 1.125 for a in moves}
-        if i == bait:
-            acts[0, i] = max(moves, key=lambda a: np.linalg.norm(q[a] - z) - abs(np.linalg.norm(q[a] - o) - 5))
-        elif m[ATTACK] and dist[i] > dist[bait] + 2:
-            acts[0, i] = ATTACK
-        else:
-            acts[0, i] = max(moves, key=lambda a: -abs(np.linalg.norm(q[a] - z) - 5))
-    return acts
-
-
 def test_the_battle_can_be_won_with_nine_step_attacks():
-    """A witness that coordination wins: one Marine baits the Zealot around the other, which fires volleys."""
-    env = make_batched(NAME, 1)
+    """A witness that coordination wins: one Marine baits the Zealot around the other, which fires volleys; the
+    same team in a batch of copies plays the same (deterministic) battle in each."""
+    env = make_batched(NAME, 3)
     step = env.reset(seed=0)
-    total = 0.0
+    total = np.zeros(3)
     for _ in range(150):
-        step = env.step(_kiting_policy(env, step))
-        total += float(step.reward[0])
-        if step.done[0]:
+        step = env.step(kiting_actions(env, step))
+        total += step.reward
+        if step.done.any():
             break
-    assert step.terminated[0] and step.extras["success"][0] == 1.0
-    assert total == pytest.approx(20.0, abs=1e-4)
+    assert step.terminated.all() and (step.extras["success"] == 1.0).all() and step.t[0] < 150
+    np.testing.assert_allclose(total, 20.0, atol=1e-4)
 
 
 @pytest.mark.parametrize("random_durations", [False, True])

@@ -10,6 +10,12 @@ shared ``BASE`` settings, a final greedy evaluation of 64 episodes), plus the sc
 (``cluster/configs/scenarios/2mvs1z.yaml``: SimHash, 32 bits, return buckets 0 / 10 / 19.9) and the exploration
 schedule below, given to every run so that with and without LeGEM differ only in ``learner.legem``. Runs are
 cached in ``benchmarks/out/marines_vs_zealot_runs.jsonl``; ``--no-train`` prints the table from the cache.
+
+``--pivots [--episodes 400]`` trains nothing: it plays episodes with the scripted kiting team
+(``marines_vs_zealot_script``) whose actions are replaced by random valid ones with probability epsilon, fills a
+LeGEM memory with them (the preset's keys, and exact keys for comparison) and reports, over every rewarded step,
+how often the joint pivot is the commit step of an attack that landed there (the decision that earned it), how
+often the reward stays in place, and how often it moves elsewhere.
 """
 from __future__ import annotations
 
@@ -24,6 +30,79 @@ LEGEM_ONLY = ("legem.ranking=ended",)  # named, not left to the default, so the 
 CACHE = os.path.join("benchmarks", "out", "marines_vs_zealot_runs.jsonl")
 
 
+def play(n_episodes: int, epsilon: float, seed: int = 0) -> list[dict]:
+    """Finished episodes of the epsilon-scripted team as LeGEM trajectories, each with "commits": for every step,
+    the commit steps of the attacks that landed in it."""
+    import numpy as np
+
+    from asyncmarl.platform.envs import make_batched
+    from asyncmarl.platform.envs.offbeat.marines_vs_zealot import ATTACK
+    from asyncmarl.platform.envs.offbeat.marines_vs_zealot_script import kiting_actions
+
+    rng, B = np.random.default_rng(seed), 32
+    env = make_batched("2m-vs-1z", B)
+    step = env.reset(seed=seed * 10_000)
+    rows = [[] for _ in range(B)]  # per copy: (obs, real_obs, choosing, action, reward, elapsed) of each step
+    out: list[dict] = []
+    while len(out) < n_episodes:
+        acts = kiting_actions(env, step)
+        rand = (rng.random(step.action_mask.shape) * step.action_mask).argmax(-1)
+        acts = np.where(rng.random(acts.shape) < epsilon, rand, acts)
+        before = step
+        step = env.step(acts)
+        for b in range(B):
+            rows[b].append((before.obs[b], before.real_obs[b], before.choosing[b], step.macro_action[b],
+                            step.reward[b], step.elapsed[b]))
+        for b in np.flatnonzero(step.done).tolist():
+            obs, real, choosing, action, reward, elapsed = (np.asarray(x) for x in zip(*rows[b], strict=True))
+            landed = (action == ATTACK) & (elapsed == env.settings.attack_duration)  # [T, 2]
+            t = np.arange(len(reward))
+            out.append({"episode_id": len(out), "obs": np.concatenate([obs, step.obs[b][None]]),
+                        "real_obs": np.concatenate([real, step.real_obs[b][None]]), "actions": action,
+                        "choosing": np.concatenate([choosing, step.choosing[b][None]]),
+                        "reward": reward.astype(np.float32), "return": float(reward.sum()), "length": len(reward),
+                        "extras": {"success": float(step.extras["success"][b])},
+                        "commits": [set((t[k] - elapsed[k][landed[k]]).tolist()) for k in range(len(t))]})
+            rows[b] = []
+        if step.done.any():
+            step = env.reset(seed=int(rng.integers(1 << 30)), where=step.done)
+    return out[:n_episodes]
+
+
+def pivot_table(n_episodes: int) -> None:
+    """Pivot accuracy of LeGEM on scripted 2m-vs-1z episodes (see the module docstring)."""
+    import numpy as np
+
+    from asyncmarl.memory_service.legem import LegemConfig, LegemMemory
+    from asyncmarl.platform.envs import env_info
+
+    info = env_info("2m-vs-1z")
+    print("| epsilon | won | key | rewarded steps | pivot = landing attack's commit | stays | moved elsewhere |")
+    print("|---:|---:|---|---:|---:|---:|---:|")
+    for eps in (0.1, 0.3):
+        eps_data = play(n_episodes, eps)
+        won = np.mean([e["extras"]["success"] for e in eps_data])
+        for key in ("simhash", "exact"):
+            mem = LegemMemory(LegemConfig(key=key, simhash_bits=32, return_edges=(0.0, 10.0, 19.9),
+                                          ranking="ended"), info)
+            mem.add_episodes(eps_data)
+            right = stay = other = 0
+            for ep in eps_data:
+                e = mem.pivots(ep)[0]
+                for t in np.flatnonzero(ep["reward"]).tolist():
+                    if int(e[t]) in ep["commits"][t]:
+                        right += 1
+                    elif int(e[t]) == t:
+                        stay += 1
+                    else:
+                        other += 1
+            n = right + stay + other
+            print(f"| {eps} | {100 * won:.0f}% | {key} | {n} | {100 * right / n:.1f}% | {100 * stay / n:.1f}% | "
+                  f"{100 * other / n:.1f}% |")
+    print(f"\n{n_episodes} episodes per epsilon (scripted kiting team, each action random with probability epsilon),"
+          " LeGEM Scheme II, ranking 'ended', return buckets 0 / 10 / 19.9.")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--algos", nargs="+", default=["iql", "vdn", "qmix"])
@@ -36,7 +115,12 @@ def main() -> None:
     ap.add_argument("--no-train", action="store_true", help="print what the cache holds; train nothing")
     ap.add_argument("--train-only", choices=["both", "plain", "legem"], default="both",
                     help="train only the runs without (plain) or with LeGEM; the table shows the others if cached")
+    ap.add_argument("--pivots", action="store_true", help="LeGEM pivot accuracy on scripted episodes; no training")
+    ap.add_argument("--episodes", type=int, default=400, help="--pivots: episodes per exploration level")
     args = ap.parse_args()
+    if args.pivots:
+        pivot_table(args.episodes)
+        return
     cache_path = None if args.fresh else args.cache
     cache = {} if args.fresh else load_cache(args.cache)
     extra = [*SCENARIO_LEGEM, f"rollout.epsilon_anneal_steps={args.anneal}", *args.extra]

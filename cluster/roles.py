@@ -44,7 +44,7 @@ def make_learner(cfg: RunConfig, info: EnvInfo) -> contracts.Learner:
 def make_legem(cfg: RunConfig, info: EnvInfo) -> contracts.LegemMemory:
     from asyncmarl.memory_service.legem import LegemMemory
 
-    return LegemMemory(cfg.legem)
+    return LegemMemory(cfg.legem, info)
 
 
 def env_info(cfg: RunConfig) -> EnvInfo:

@@ -7,8 +7,10 @@
   a whole episode from its step 0 (``filled`` a prefix of ones).
 
 The afterstate action of agent i at step t is ``actions[t, i]`` when the agent committed an action at t
-(``choosing[t, i]``) and the no-op 0 otherwise: a busy agent has no choice to make (the paper's footnote 5
-gives every agent a NO-OP; the spec maps a busy step onto it).
+(``choosing[t, i]``) and ``busy`` otherwise: a busy agent has no choice to make (the paper's footnote 5 gives
+every agent a NO-OP; the spec maps a busy step onto it). ``busy`` is the no-op 0 on the off-beat games (action 0
+is their wait) and -1 on scenarios without a no-op (macro-action scenarios such as BoxPushing, whose action 0 is
+a real macro-action), so a busy step never shares a key with a commit there.
 
 An agent's running action *ended* at step t when the agent was busy at t (committed earlier) and chooses again
 at t + 1: that is the step its effect landed (docs/offbeat.md, "Durations and timing"). The ranking of eq. 1
@@ -26,7 +28,7 @@ class Episodes:
     """B episodes padded to T steps."""
 
     obs: np.ndarray  # [B, T, n, O] observation at each step (rows after an episode's end are padding)
-    action: np.ndarray  # [B, T, n] int64 afterstate action (no-op 0 while busy)
+    action: np.ndarray  # [B, T, n] int64 afterstate action (``busy`` while busy: 0 off-beat, -1 macro)
     reward: np.ndarray  # [B, T] float64 joint reward (0 on padding)
     lengths: np.ndarray  # [B] int64 steps of each episode
     ended: np.ndarray  # [B, T, n] bool: the agent's action committed before t ended (landed) at step t
@@ -46,7 +48,7 @@ def _need(data: dict, name: str, where: str):
 _KEYS = ("actions", "choosing", "reward")
 
 
-def _build(obs, actions, choosing, reward, lengths, where: str) -> Episodes:
+def _build(obs, actions, choosing, reward, lengths, where: str, busy: int = 0) -> Episodes:
     b, t = reward.shape
     if actions.ndim != 3 or actions.shape[:2] != (b, t):
         raise ValueError(f"LeGEM: {where} 'actions' must be [B, T, n] with [B, T] = {(b, t)}, got {actions.shape}")
@@ -60,7 +62,7 @@ def _build(obs, actions, choosing, reward, lengths, where: str) -> Episodes:
         raise ValueError(f"LeGEM: {where} episode lengths must lie in [0, {t}], got {lengths.tolist()}")
     steps = np.arange(t)[None, :] < lengths[:, None]  # [B, T]
     choosing = np.asarray(choosing[:, :t + 1]).astype(bool)
-    action = np.where(choosing[:, :t], actions, 0).astype(np.int64)  # [B, T, n]
+    action = np.where(choosing[:, :t], actions, busy).astype(np.int64)  # [B, T, n]
     # without the row after the last step, the last step's endings are unknown: count every agent as ended there
     after = choosing[:, 1:] if choosing.shape[1] == t + 1 else np.concatenate(
         [choosing[:, 1:], np.ones_like(choosing[:, :1])], axis=1)  # [B, T, n] chooses again at t + 1
@@ -70,8 +72,8 @@ def _build(obs, actions, choosing, reward, lengths, where: str) -> Episodes:
                     ended=ended)
 
 
-def from_trajectory(traj: dict, obs_field: str) -> Episodes:
-    """One rollout trajectory (numpy dict) as B = 1 episodes."""
+def from_trajectory(traj: dict, obs_field: str, busy: int = 0) -> Episodes:
+    """One rollout trajectory (numpy dict) as B = 1 episodes; busy steps keyed with action ``busy``."""
     where = f"trajectory {traj.get('episode_id', '?')}"
     reward = np.asarray(_need(traj, "reward", where), dtype=np.float64)
     if reward.ndim != 1:
@@ -80,11 +82,13 @@ def from_trajectory(traj: dict, obs_field: str) -> Episodes:
     if length != reward.shape[0]:
         raise ValueError(f"LeGEM: {where} 'length' = {length} but 'reward' has {reward.shape[0]} steps")
     return _build(np.asarray(_need(traj, obs_field, where))[None], np.asarray(_need(traj, "actions", where))[None],
-                  np.asarray(_need(traj, "choosing", where))[None], reward[None], np.asarray([length]), where)
+                  np.asarray(_need(traj, "choosing", where))[None], reward[None], np.asarray([length]), where,
+                  busy)
 
 
-def from_batch(batch: dict, obs_field: str) -> Episodes:
-    """A torch episode Batch (rows are whole episodes from step 0, padding masked by ``filled``)."""
+def from_batch(batch: dict, obs_field: str, busy: int = 0) -> Episodes:
+    """A torch episode Batch (rows are whole episodes from step 0, padding masked by ``filled``); busy steps
+    keyed with action ``busy``."""
     def arr(name):
         v = _need(batch, name, "batch")
         return v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
@@ -99,4 +103,4 @@ def from_batch(batch: dict, obs_field: str) -> Episodes:
             raise ValueError("LeGEM: batch rows must be whole episodes, one row per step from step 0 (replay "
                              "window = 0 and the 'mac_sjert' view); got rows whose 't' is not 0, 1, 2, ...")
     return _build(arr(obs_field), arr("actions"), arr("choosing"), arr("reward").astype(np.float64), lengths,
-                  "batch")
+                  "batch", busy)

@@ -26,8 +26,11 @@ class LegemMemory:
 
     def __init__(self, config: LegemConfig | None = None, info=None):
         """``info`` (an ``EnvInfo``, optional) fixes the agent count and observation width up front; otherwise
-        the first episode seen fixes them."""
+        the first episode seen fixes them. Its family sets how busy steps are keyed: off-beat games (and no
+        ``info``) key them with the wait 0, which is never a commit; macro-action scenarios have no wait (action 0
+        is a macro-action), so busy steps get the key action -1 and every real action is a commit."""
         self.config = config or LegemConfig()
+        self.busy = 0 if info is None or info.family == "offbeat" else -1
         self.graphs = LevelledGraphs(self.config.n_buckets, self.config.node_cap, self.config.evict_fraction)
         self.n_agents: int | None = None if info is None else int(info.n_agents)
         self.keymaker: KeyMaker | None = None if info is None else KeyMaker(self.config, int(info.obs_dim))
@@ -36,9 +39,9 @@ class LegemMemory:
     # ------------------------------------------------------------------ input
     def _episodes(self, data) -> Episodes:
         if isinstance(data, dict) and isinstance(data.get("reward"), torch.Tensor):
-            ep = from_batch(data, self.config.obs_field)
+            ep = from_batch(data, self.config.obs_field, self.busy)
         elif isinstance(data, dict):
-            ep = from_trajectory(data, self.config.obs_field)
+            ep = from_trajectory(data, self.config.obs_field, self.busy)
         else:
             raise ValueError(f"LeGEM: expected an episode Batch (dict of tensors) or a trajectory (dict of numpy "
                              f"arrays), got {type(data).__name__}")
@@ -81,7 +84,7 @@ class LegemMemory:
         b_size, t_size = ep.reward.shape
         out = np.full((b_size, t_size, self.n_agents), NONE, dtype=np.int64)
         search = PivotSearch(self.graphs, self.config.path_cap, self.config.scheme1_counts,
-                             self.config.scheme2_normalise, self.config.commit_only)
+                             self.config.scheme2_normalise, self.config.commit_only, no_commit=(self.busy,))
         run = search.scheme1 if self.config.scheme == "I" else search.scheme2
         only_ended = self.config.ranking == "ended"
         for b in range(b_size):
@@ -142,6 +145,7 @@ class LegemMemory:
             "config": self.config.to_dict(),
             "n_agents": -1 if self.n_agents is None else self.n_agents,
             "obs_dim": -1 if self.keymaker is None else self.keymaker.obs_dim,
+            "busy": self.busy,
             "graphs": self.graphs.state_dict(),
             "counters": dict(self._counters),
         }
@@ -153,6 +157,9 @@ class LegemMemory:
         if bad:
             raise ValueError(f"LeGEM checkpoint was built with different legem.{bad}: "
                              f"{ {f: saved[f] for f in bad} } vs this config { {f: mine[f] for f in bad} }")
+        if int(state.get("busy", 0)) != self.busy:
+            raise ValueError(f"LeGEM checkpoint keys busy steps with action {state.get('busy', 0)}, this memory with "
+                             f"{self.busy}: it was built for a scenario of another family")
         self.graphs.load_state_dict(state["graphs"])
         n, obs_dim = int(state["n_agents"]), int(state["obs_dim"])
         self.n_agents = None if n < 0 else n

@@ -26,7 +26,11 @@ import numpy as np
 from asyncmarl.memory_service.legem.graph import LevelledGraphs
 
 NONE = -1  # "no pivot found": the agent abstains from the ranking
-_NOOP = np.int64(0).astype("<i8").tobytes()  # action part of a key whose agent waited or was busy
+
+
+def action_bytes(action: int) -> bytes:
+    """The action part of a node key (8 little-endian bytes, as :mod:`.keys` writes it)."""
+    return np.int64(action).astype("<i8").tobytes()
 
 
 def up_low(c: np.ndarray) -> int:
@@ -75,8 +79,11 @@ class PivotSearch:
     """Scheme I and Scheme II over one :class:`LevelledGraphs`; create one per search call (it memoises)."""
 
     def __init__(self, graphs: LevelledGraphs, path_cap: int, scheme1_counts: str, scheme2_normalise: bool,
-                 commit_only: bool = False):
+                 commit_only: bool = False, no_commit: tuple[int, ...] = (0,)):
+        """``no_commit``: key actions that are not a commit (off-beat games: the wait 0, which busy steps are
+        keyed with too; macro-action scenarios: only the busy key -1, every real action being a commit)."""
         self.g = graphs
+        self._no_commit = frozenset(action_bytes(a) for a in no_commit)
         self.path_cap = path_cap
         self.scheme1_counts = scheme1_counts
         self.scheme2_normalise = scheme2_normalise
@@ -100,10 +107,10 @@ class PivotSearch:
         return preds
 
     def _commits(self, nodes) -> np.ndarray:
-        """[L] bool: the node's afterstate action is not the no-op 0 (the key's last 8 bytes hold the action;
-        busy steps are keyed with 0), i.e. the agent committed an action at that step."""
-        keys = self.g.node_keys
-        return np.asarray([keys[v][3][-8:] != _NOOP for v in nodes], dtype=bool)
+        """[L] bool: the node's afterstate action (the key's last 8 bytes) is not in ``no_commit`` (a wait or a
+        busy step), i.e. the agent committed an action at that step."""
+        keys, skip = self.g.node_keys, self._no_commit
+        return np.asarray([keys[v][3][-8:] not in skip for v in nodes], dtype=bool)
 
     # ------------------------------------------------------------------ Scheme I
     def paths(self, node: int, bucket: int) -> list[np.ndarray]:
@@ -142,12 +149,6 @@ class PivotSearch:
                 e = NONE  # a wait or busy step cannot have started the off-beat action
             candidates.append(NONE if e == NONE else int(self.g.level[path[0]]) + e)
         return summarize(candidates)
-
-    def _commits(self, nodes) -> np.ndarray:
-        """[L] bool: the node's afterstate action is not the no-op 0 (the key's last 8 bytes hold the action;
-        busy steps are keyed with 0), i.e. the agent committed an action at that step."""
-        keys = self.g.node_keys
-        return np.asarray([keys[v][3][-8:] != _NOOP for v in nodes], dtype=bool)
 
     # ------------------------------------------------------------------ Scheme II
     def _values(self, nodes: list[int], bucket: int) -> list[float]:

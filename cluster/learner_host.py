@@ -1,8 +1,10 @@
 """The learner's host: pulls batches from the replay shards (and redistributed rewards from LeGEM), trains, and
 publishes versioned weights.
 
-Under Ray the host prefetches: the sample request for the next batch (and LeGEM's redistribution of it, chained
-on the shard's ObjectRef so the batch goes shard -> LeGEM directly) is in flight while the current batch trains.
+Under Ray the host prefetches: the sample requests for the next ``PREFETCH`` batches (and LeGEM's redistribution
+of each, chained on the shard's ObjectRef so the batch goes shard -> LeGEM directly) are in flight while the
+current batch trains. One batch ahead was not enough on BoxPushing-6: a shard that is also taking the rollouts'
+inserts answered late, and the learner waited for batches 20-35% of its time.
 In one process it samples when it needs a batch, so the in-process loop stays deterministic.
 
 On-policy learners (``replay.on_policy``, the actor-critic baselines) never prefetch: each batch is gathered
@@ -17,7 +19,7 @@ runs is still usable, with 0 it is dropped (and the workers restart such episode
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 
 import numpy as np
 import torch
@@ -56,6 +58,7 @@ class LearnerHost:
     """
 
     IDLE_SLEEP_S = 0.005  # back-off while the shards have no batch (under Ray)
+    PREFETCH = 3  # batches requested ahead under Ray (off-policy); sizes are re-read from every answer
     CHECK_EVERY = 100  # batches between whole-episode checks (the first batch is always checked)
     CONSUMPTION_MEMORY = 10_000  # on-policy batches whose (version, episode ids, episode versions) are kept
 
@@ -74,7 +77,7 @@ class LearnerHost:
         self.legem = legem
         self.version = 0
         self.rng = seeding.generator(cfg.seed, "learner", "batch_split")
-        self._pending = None  # (shard parts, redistributed) requested ahead
+        self._pending: deque = deque()  # (shard parts, size probes, redistributed) requested ahead, oldest first
         self._batches = 0  # batches taken, for the periodic whole-episode check
         self.set_shards(shards)
 
@@ -85,13 +88,13 @@ class LearnerHost:
         self.shards = list(shards)
         self._sizes = np.zeros(len(self.shards))  # complete episodes per shard, as last reported
         self._remote = is_remote(self.shards[0])
-        self._prefetch = self._remote and not self.on_policy
-        self._pending = None
+        self._prefetch = self.PREFETCH if self._remote and not self.on_policy else 0
+        self._pending = deque()
         self._held = []
 
     def set_legem(self, legem) -> None:
         self.legem = legem
-        self._pending = None
+        self._pending = deque()
 
     def _request(self):
         ready = np.where(self._sizes >= self.min_episodes, self._sizes, 0.0)
@@ -107,8 +110,9 @@ class LearnerHost:
         no batch."""
         if self.on_policy:
             return self._take_fresh()
-        pending = self._pending if self._pending is not None else self._request()
-        self._pending = self._request() if self._prefetch else None
+        pending = self._pending.popleft() if self._pending else self._request()
+        while len(self._pending) < self._prefetch:
+            self._pending.append(self._request())
         parts, probes, red_ref = pending
         try:
             answers = [(s, resolve(r)) for s, r in parts]
@@ -121,7 +125,7 @@ class LearnerHost:
                 return None, None, None
             red = resolve(red_ref) if red_ref is not None else None
         except failure_types():
-            self._pending = None
+            self._pending.clear()
             raise
         batch = merge_batches(batches)
         if red is not None:
@@ -270,4 +274,4 @@ class LearnerHost:
         self.learner.load_state_dict(state["learner"])
         self.version = int(state["version"])
         torch.random.set_rng_state(state["torch_rng"])
-        self._pending = None
+        self._pending.clear()

@@ -56,7 +56,8 @@ def run_ray(d) -> None:
     # on-policy learners are paced by the fresh episodes themselves (one update per batch of them): no ratio
     lim = d.rate_limiter = RateLimiter(d.c, cl.updates_per_iteration,
                                        cl.num_rollout_workers * rc.num_envs * rc.steps_per_call,
-                                       cl.rate_tolerance, cl.rate_limit and not d.cfg.replay.on_policy)
+                                       cl.rate_tolerance, cl.rate_limit and not d.cfg.replay.on_policy,
+                                       ready_episodes=d.cfg.replay.min_episodes * cl.num_replay_shards)
     sent = [-1] * len(topo.rollouts)  # weights version each rollout actor was last given
     rollout_calls: dict = {}  # ObjectRef -> worker index
     parked: list[int] = []  # rollout actors held back because they ran ahead of the learner

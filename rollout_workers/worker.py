@@ -56,7 +56,9 @@ class Policy:
     def act(self, step: Step, epsilon: float, rng: np.random.Generator, explore: bool = True) -> np.ndarray:
         """Actions [B, n] for the copies' choosing agents (others get their running action); ``explore=False``
         (evaluation): stochastic policies take their most likely action."""
-        obs = torch.as_tensor(getattr(step, self.obs_key))  # [B, n, O]
+        obs = getattr(step, self.obs_key)
+        # single-copy steppers share read-only arrays between steps; torch only reads them, but warns on a view
+        obs = torch.as_tensor(obs if obs.flags.writeable else obs.copy())  # [B, n, O]
         update = None
         if self.tick == "any":
             update = torch.as_tensor(step.choosing.any(1, keepdims=True)).expand(step.choosing.shape)

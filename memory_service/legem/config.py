@@ -12,6 +12,7 @@ KEYS = ("exact", "simhash", "auto")
 OBS_FIELDS = ("real_obs", "obs")
 SCHEME1_COUNTS = ("graph", "subgraph")
 RANKINGS = ("ended", "all")
+SCHEME2_PATHS = ("most_visited", "own")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class LegemConfig:
     scheme2_normalise: bool = True  # (our design) Scheme II ranks nodes by sub-graph / graph visits (False: raw)
     commit_only: bool = True  # (our design) a pivot must be a step where the agent committed a non-wait action
     ranking: str = "ended"  # (our design) eq. 1 ranks the agents whose action ended at t ("ended") or every agent
+    scheme2_path: str = "own"  # (our design) Scheme II walks the episode's "own" path or the "most_visited" (paper)
 
     def __post_init__(self):
         if self.scheme not in SCHEMES:
@@ -45,6 +47,8 @@ class LegemConfig:
             raise ValueError(f"legem.key must be one of {KEYS}, got {self.key!r}")
         if self.obs_field not in OBS_FIELDS:
             raise ValueError(f"legem.obs_field must be one of {OBS_FIELDS}, got {self.obs_field!r}")
+        if self.scheme2_path not in SCHEME2_PATHS:
+            raise ValueError(f"legem.scheme2_path must be one of {SCHEME2_PATHS}, got {self.scheme2_path!r}")
         if self.ranking not in RANKINGS:
             raise ValueError(f"legem.ranking must be one of {RANKINGS}, got {self.ranking!r}")
         if self.scheme1_counts not in SCHEME1_COUNTS:

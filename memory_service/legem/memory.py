@@ -87,6 +87,7 @@ class LegemMemory:
                              self.config.scheme2_normalise, self.config.commit_only, no_commit=(self.busy,))
         run = search.scheme1 if self.config.scheme == "I" else search.scheme2
         only_ended = self.config.ranking == "ended"
+        own_path = self.config.scheme == "II" and self.config.scheme2_path == "own"
         for b in range(b_size):
             steps = np.flatnonzero(ep.reward[b] != 0)
             if steps.size == 0:
@@ -94,11 +95,19 @@ class LegemMemory:
             length, bucket = int(ep.lengths[b]), self.config.bucket(ep.returns[b])
             for agent in range(self.n_agents):
                 keys = self._keys(ep, b, agent)
+                own = None
                 for t in steps.tolist():
                     if only_ended and not ep.ended[b, t, agent]:
                         continue  # no action of this agent landed at t: it cannot have earned r_t
                     node = self.graphs.lookup(agent, length - 1, t, keys[t])
-                    out[b, t, agent] = NONE if node < 0 else run(node, bucket)
+                    if node < 0:
+                        continue
+                    if own_path:
+                        if own is None:  # this episode's nodes of this agent, levels 0..length-1
+                            own = [self.graphs.lookup(agent, length - 1, s, k) for s, k in enumerate(keys)]
+                        out[b, t, agent] = search.scheme2_own(own[:t + 1], bucket)
+                    else:
+                        out[b, t, agent] = run(node, bucket)
             self._counters["searches"] += int(steps.size)
         self._counters["search_s"] += time.perf_counter() - start
         self._counters["search_calls"] += 1

@@ -191,6 +191,22 @@ class PivotSearch:
         return NONE if pivot == int(self.g.level[node]) or best_value == -np.inf else pivot
 
 
+    def scheme2_own(self, nodes: list[int], bucket: int) -> int:
+        """Scheme II on the query episode's own path (``scheme2_path="own"``): ``nodes`` are the agent's nodes at
+        levels 0..t of this episode (-1 where one is not in memory). The level nearest to t holding the path's
+        maximum value (first level of its plateau, as :meth:`scheme2`); NONE if it is t or nothing qualifies."""
+        known = [(k, v) for k, v in enumerate(nodes) if v >= 0]
+        if not known:
+            return NONE
+        values = self._values([v for _, v in known], bucket)
+        best, pivot, prev = -np.inf, NONE, None
+        for (k, _), x in zip(known, values, strict=True):
+            if x > best or (x == best and prev != x):
+                best, pivot = x, k
+            prev = x
+        return NONE if best == -np.inf or pivot == len(nodes) - 1 else pivot
+
+
 def rank(candidates: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Paper eq. 1: the joint pivot is the agents' candidate closest to t (the latest one).
 

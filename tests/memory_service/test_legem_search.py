@@ -229,7 +229,7 @@ def test_search_on_a_hand_computed_graph(scheme):
     A, B = cells_episode([0, 1, 3, 4], 1.0), cells_episode([0, 2, 3, 4], 1.0)
     fail_a, fail_b = cells_episode([0, 1, 3, 5], 0.0), cells_episode([0, 2, 3, 4], 0.0)
     # every agent ranked: these synthetic actions have duration 0, so no action ever "ends" after its commit
-    mem = LegemMemory(LegemConfig(scheme=scheme, key="exact", ranking="all"))
+    mem = LegemMemory(LegemConfig(scheme=scheme, key="exact", ranking="all", scheme2_path="most_visited"))
     mem.add_episodes([A] * 3 + [B] + [fail_a] * 3 + [fail_b] * 6)
     g = mem.graphs
     node = {(t, c): g.lookup(0, 3, t, exact(c)) for t, c in [(0, 0), (1, 1), (1, 2), (2, 3), (3, 4)]}

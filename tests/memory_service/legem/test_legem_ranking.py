@@ -83,3 +83,28 @@ def test_a_reward_no_landing_explains_stays_in_place():
     assert mem.agent_pivots(ep)[0, 4].tolist() == [-1, -1, -1]
     assert mem.pivots(ep)[0, 4] == 4
     assert mem.redistribute(ep).tolist() == ep["reward"].tolist()
+
+
+def test_scheme2_on_the_own_path_finds_a_rare_episodes_decisive_strike():
+    """X (x3): miner 0 strikes rock 1 at t = 0 (lands at 2, wasted), then rock 0 at t = 3 (lands at 5: +5).
+    Y (x1): miner 0 strikes rock 0 at t = 1 (lands at 3: +5). Y's landing at t = 3 follows the busy node at
+    level 2 that X's wasted strike also passes (keys hold the busy flag, not the target), whose most visited
+    predecessor in the rewarded sub-graph is X's (3 visits against 1): the most visited path reaches X's strike
+    at t = 0 and credits Y's reward there. Y's own path holds its strike at t = 1."""
+    x = quarry_episode({0: {0: 2}, 3: {0: 1}})
+    y = quarry_episode({1: {0: 1}}, 1)
+    assert np.flatnonzero(x["reward"]).tolist() == [5] and np.flatnonzero(y["reward"]).tolist() == [3]
+    visited = LegemMemory(LegemConfig(scheme2_path="most_visited"))
+    own = LegemMemory(LegemConfig(scheme2_path="own"))
+    for mem in (visited, own):
+        mem.add_episodes([x, x, x, y])
+    assert visited.agent_pivots(y)[0, 3].tolist() == [0, -1, -1]
+    assert own.agent_pivots(y)[0, 3].tolist() == [1, -1, -1]
+    red = own.redistribute(y)
+    assert red[1] == pytest.approx(5.0) and red[3] == pytest.approx(0.05) and red.sum() == pytest.approx(5.05)
+    assert own.pivots(x)[0, 5] == 3 and visited.pivots(x)[0, 5] == 3  # X's own reward: its strike at t = 3
+
+
+def test_scheme2_path_is_checked():
+    with pytest.raises(ValueError, match="legem.scheme2_path must be one of"):
+        LegemConfig(scheme2_path="shortest")

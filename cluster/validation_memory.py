@@ -7,8 +7,8 @@ dominate):
 - ``learner batch``: one sampled batch of ``cluster.batch_size`` episodes padded to the longest one (the horizon,
   or ``replay.window + replay.burn_in``), every batch array at the dtype replay hands out, per-agent segment
   tables included (network activations are not counted). The learner holds the sampled arrays and its prepared
-  copy; under Ray the next batch is prefetched while one trains, so 2 (local) or 3 (Ray) batches are counted in the
-  total.
+  copy; under Ray the next ``LearnerHost.PREFETCH`` batches are requested while one trains, so 2 (local) or
+  2 + PREFETCH (Ray) batches are counted in the total.
 - ``replay shard``: ``replay.capacity`` joint steps (or episodes of full length) in the stored compact dtypes,
   plus each episode's final observation row and per-agent segment table (at most one segment per agent per step).
 - ``rollouts``: each worker's ``rollout.num_envs`` open episodes of full length, at the rollout dtypes.
@@ -156,7 +156,9 @@ def check_memory(cfg, info, available: int | None = None) -> None:
     if existing_cluster(cfg):
         return  # roles may run on different nodes: each piece alone was checked
     replay = est["replay_shard"] * cl.num_replay_shards
-    batches = est["learner_batch"] * (3 if cl.runtime == "ray" else 2)
+    from asyncmarl.cluster.learner_host import LearnerHost
+
+    batches = est["learner_batch"] * (2 + LearnerHost.PREFETCH if cl.runtime == "ray" else 2)
     rollouts = est["rollout_worker"] * cl.num_rollout_workers
     total = replay + batches + rollouts + est["legem"]
     if total > budget:

@@ -31,7 +31,7 @@ class CentralPolicy:
         ``explore=False`` (evaluation): a stochastic policy takes its most likely joint action."""
         n, A = self.info.n_agents, self.info.n_actions
         update = torch.as_tensor(step.choosing.any(1))  # [B] some action ended: a Mac-JERT row
-        out, self.hidden = self.net.step(joint_input(torch.as_tensor(step.obs)), self.hidden, update)  # [B, A^n]
+        out, self.hidden = self.net.step(joint_input(torch.tensor(step.obs)), self.hidden, update)  # [B, A^n]
         allowed = joint_allowed(torch.tensor(step.action_mask), torch.tensor(step.choosing),
                                 torch.tensor(step.macro_action)).numpy()  # [B, A^n] (copies: the env's are read-only)
         out = out.numpy()

@@ -13,9 +13,9 @@ cached in ``benchmarks/out/marines_vs_zealot_runs.jsonl``; ``--no-train`` prints
 
 ``--pivots [--episodes 400]`` trains nothing: it plays episodes with the scripted kiting team
 (``marines_vs_zealot_script``) whose actions are replaced by random valid ones with probability epsilon, fills a
-LeGEM memory with them (the preset's keys, and exact keys for comparison) and reports, over every rewarded step,
-how often the joint pivot is the commit step of an attack that landed there (the decision that earned it), how
-often the reward stays in place, and how often it moves elsewhere.
+LeGEM memory with them (the preset's settings; exact keys and Scheme I for comparison) and reports, over every
+rewarded step, how often the joint pivot is the commit step of an attack that landed there (the decision that
+earned it), how often the reward stays in place, and how often it moves elsewhere.
 """
 from __future__ import annotations
 
@@ -77,13 +77,14 @@ def pivot_table(n_episodes: int) -> None:
     from asyncmarl.platform.envs import env_info
 
     info = env_info("2m-vs-1z")
-    print("| epsilon | won | key | rewarded steps | pivot = landing attack's commit | stays | moved elsewhere |")
-    print("|---:|---:|---|---:|---:|---:|---:|")
+    print("| epsilon | won | scheme | key | rewarded steps | pivot = landing attack's commit | stays | "
+          "moved elsewhere |")
+    print("|---:|---:|---|---|---:|---:|---:|---:|")
     for eps in (0.1, 0.3):
         eps_data = play(n_episodes, eps)
         won = np.mean([e["extras"]["success"] for e in eps_data])
-        for key in ("simhash", "exact"):
-            mem = LegemMemory(LegemConfig(key=key, simhash_bits=32, return_edges=(0.0, 10.0, 19.9),
+        for scheme, key in (("II", "simhash"), ("II", "exact"), ("I", "simhash")):
+            mem = LegemMemory(LegemConfig(scheme=scheme, key=key, simhash_bits=32, return_edges=(0.0, 10.0, 19.9),
                                           ranking="ended"), info)
             mem.add_episodes(eps_data)
             right = stay = other = 0
@@ -97,10 +98,10 @@ def pivot_table(n_episodes: int) -> None:
                     else:
                         other += 1
             n = right + stay + other
-            print(f"| {eps} | {100 * won:.0f}% | {key} | {n} | {100 * right / n:.1f}% | {100 * stay / n:.1f}% | "
-                  f"{100 * other / n:.1f}% |")
+            print(f"| {eps} | {100 * won:.0f}% | {scheme} | {key} | {n} | {100 * right / n:.1f}% | "
+                  f"{100 * stay / n:.1f}% | {100 * other / n:.1f}% |")
     print(f"\n{n_episodes} episodes per epsilon (scripted kiting team, each action random with probability epsilon),"
-          " LeGEM Scheme II, ranking 'ended', return buckets 0 / 10 / 19.9.")
+          " LeGEM ranking 'ended', return buckets 0 / 10 / 19.9.")
 
 
 def main() -> None:

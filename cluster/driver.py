@@ -32,8 +32,10 @@ from asyncmarl.cluster.topology import Topology, check_fits
 
 log = logging.getLogger("asyncmarl.cluster")
 
-# Keys that may differ when resuming: how long to run, where, and how to log (never what is learned).
+# Keys that may differ when resuming: how long to run, where, how to log, evaluate and checkpoint (never what is
+# learned: evaluation uses its own environments, policy copy and random stream).
 RESUMABLE_CHANGES = ("cluster.total_env_steps", "cluster.runtime", "cluster.address", "cluster.actor_cpus",
+                     "cluster.checkpoint_interval", "cluster.eval_interval", "cluster.eval_episodes",
                      "cluster.max_restarts", "cluster.checkpoint_replay", "cluster.stall_warn_s",
                      "cluster.memory_limit_gb", "cluster.rate_limit",
                      "cluster.rate_tolerance", "cluster.eval_gif", "cluster.stop_return", "name")

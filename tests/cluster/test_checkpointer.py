@@ -97,6 +97,9 @@ def test_a_field_added_after_the_checkpoint_keeps_the_run_resumable_at_its_defau
     changed = load_config("tiny", ["learner.lr=0.123"])
     with pytest.raises(CheckpointError, match="learner.lr"):
         check_resumable(saved, changed)
+    # how often it evaluates and checkpoints changes nothing learned
+    check_resumable(saved, load_config("tiny", ["cluster.checkpoint_interval=50", "cluster.eval_interval=123",
+                                                "cluster.eval_episodes=3"]))
     del saved["learner"]["n_step"]  # a new field set away from its default is a difference
     with pytest.raises(CheckpointError, match="learner.n_step"):
         check_resumable(saved, load_config("tiny", ["learner.n_step=3"]))

@@ -28,6 +28,7 @@ def test_stop_return_ends_the_run_at_the_first_evaluation_reaching_it(tmp_path):
     assert not list((tmp_path / final["run_dir"].rsplit("/", 1)[-1] / "media").glob("eval_*.gif"))
 
 
+@pytest.mark.slow
 def test_unreached_stop_return_runs_the_whole_budget_with_gifs(tmp_path):
     final = train(_cfg(tmp_path, "cluster.stop_return=1e9", "cluster.total_env_steps=400"))
     assert final["reached_at"] is None and final["counters/env_steps"] >= 400

@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 
 import numpy as np
-from offbeat_runs import DEFAULT_CACHE, cell, code_version, load_cache, run_one  # a sibling script
+from offbeat_runs import DEFAULT_CACHE, cell, code_version, load_cache, remember, run_one  # a sibling script
 
 GAMES = ("stag-hunter", "quarry", "afforestation")
 TOMACVF = ["learner.atpg=true", "learner.agent_net.temporal=true"]  # undo BASE's plain-RNN, no-ATPG settings
@@ -103,11 +102,7 @@ def box_run(arm: str, seed: int, steps: int, cache: dict, cache_path: str | None
            "seconds": time.time() - start, **code}
     if not np.isfinite(row["return"]):
         raise RuntimeError(f"run {BOX_PRESET} {arm} seed={seed} ended without a final evaluation")
-    cache[key] = row
-    if cache_path:
-        os.makedirs(os.path.dirname(cache_path) or ".", exist_ok=True)
-        with open(cache_path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+    remember(row, cache, cache_path)
     print(f"  {BOX_PRESET} {arm} seed={seed}: return {row['return']:.1f} ({row['seconds']:.0f} s)", flush=True)
     return row
 

@@ -100,14 +100,19 @@ def run_one(scenario: str, algo: str, legem: bool, seed: int, steps: int, extra:
            "success": float(success), "seconds": time.time() - start, **code}
     if not np.isfinite(row["success"]):  # a run stopped early (e.g. by SIGTERM) has no final evaluation
         raise RuntimeError(f"run {scenario} {algo} legem={legem} seed={seed} ended without a final evaluation")
-    cache[key] = row
+    remember(row, cache, cache_path)
+    print(f"  {scenario} {algo} legem={legem} seed={seed} {' '.join(extra)}: return {row['return']:.2f}, "
+          f"success {row['success']:.2f} ({row['seconds']:.0f} s)", flush=True)
+    return row
+
+
+def remember(row: dict, cache: dict, cache_path: str | None) -> None:
+    """Put a finished run's row in the cache and append it to the cache file (when there is one)."""
+    cache[row["key"]] = row
     if cache_path:
         os.makedirs(os.path.dirname(cache_path) or ".", exist_ok=True)
         with open(cache_path, "a") as f:
             f.write(json.dumps(row) + "\n")
-    print(f"  {scenario} {algo} legem={legem} seed={seed} {' '.join(extra)}: return {row['return']:.2f}, "
-          f"success {row['success']:.2f} ({row['seconds']:.0f} s)", flush=True)
-    return row
 
 
 def cell(values, percent: bool = True, expected: int | None = None) -> str:

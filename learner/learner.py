@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from asyncmarl.learner.batch import prepare_batch
 from asyncmarl.learner.config import LearnerConfig
 from asyncmarl.learner.families import make_family
+from asyncmarl.learner.target_process import TargetProcess, inside_ray_actor, usable_cores
 from asyncmarl.platform.envs.base import EnvInfo
 
 
@@ -41,6 +42,7 @@ class Learner:
         self.view = self.family.view
         self.online = self.family.build().to(self.device)
         self.target = copy.deepcopy(self.online).requires_grad_(False)
+        self.family.target_runner = self._target_process()
         groups = self.family.param_groups(self.online)
         # one fused (Adam) or multi-tensor (RMSprop) kernel over all parameters instead of a Python loop over them
         if cfg.optimiser == "adam":
@@ -49,6 +51,27 @@ class Learner:
             self.optimiser = torch.optim.RMSprop(groups, lr=cfg.lr, foreach=True)
         self.version = 0  # completed updates; published with the weights
         self._last_td: tuple[Tensor, Tensor] | None = None  # (TD errors [B, T, X], counted rows [B, T])
+
+    def _target_process(self) -> TargetProcess | None:
+        """The family's target forward in a second process (``learner.target_process``), or None."""
+        mode = self.cfg.target_process
+        if self.family.target_forward is None or self.device.type != "cpu" or mode == "off":
+            if mode == "on" and self.family.target_forward is None:
+                raise ValueError(f"learner.target_process='on' is not supported by learner.algo={self.cfg.algo!r} "
+                                 f"(value factorisation only); use 'auto' or 'off'")
+            if mode == "on" and self.device.type != "cpu":
+                raise ValueError("learner.target_process='on' needs learner.device=cpu (on a GPU the target "
+                                 "forward is queued on the device already); use 'auto' or 'off'")
+            return None
+        if mode == "auto" and (usable_cores() < 2 or inside_ray_actor()):
+            return None
+        return TargetProcess(self.target, self.family.target_forward)
+
+    def close(self) -> None:
+        """Stop the target process, if any (the Learner keeps working, in one process)."""
+        if self.family.target_runner is not None:
+            self.family.target_runner.close()
+            self.family.target_runner = None
 
     # ------------------------------------------------------------------ public API
     def update(self, batch: dict[str, Tensor]) -> dict[str, float]:

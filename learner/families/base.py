@@ -34,6 +34,11 @@ class Family:
     def __init__(self, cfg: LearnerConfig, info: EnvInfo):
         self.cfg, self.info = cfg, info
         self.last_targets: dict[str, Tensor] = {}  # the last step's targets and chosen actions (tests, analysis)
+        self.target_runner = None  # a TargetProcess running target_forward, set by the Learner (or None)
+
+    # the target networks' forward as a pure function fn(target, *inputs, **extra) -> tensors, for a
+    # families that can run it in a second process (learner.target_process); None: always in process
+    target_forward = None
 
     @property
     def view(self) -> str:

@@ -51,6 +51,11 @@ class ValueFactorisation(Family):
     def needs_segments(self) -> bool:
         return self._macro_td
 
+    @staticmethod
+    def target_forward(nets, *inputs, **extra):
+        """The target networks' forward (:func:`target_forward`), run by the Learner's target process."""
+        return target_forward(nets, *inputs, **extra)
+
     def losses(self, online, target, b, version) -> Losses:
         self.online, self.target = online, target
         loss, metrics, td = self._losses(b)
@@ -60,18 +65,6 @@ class ValueFactorisation(Family):
     @property
     def _macro_td(self) -> bool:
         return self.cfg.algo == "tomacvf" and self.cfg.buffer == "mac_sjert" and self.cfg.macro_td_weight > 0
-
-    def _forward(self, nets: nn.ModuleDict, feats: Tensor, eval_elapsed: Tensor, state: Tensor,
-                 packing: RowPacking | None):
-        """q ``[B, T+1, n, A]`` and ATPG's (w1 ``[B, T+1, n, E]``, b1 ``[B, T+1, E]``) or None. With ``packing``
-        the inputs are the packed real rows ``[R, ...]``, q is zero on padding rows and w1, b1 stay packed."""
-        steps = packing.steps if packing is not None else None
-        h = nets["agent"].hiddens_from_features(feats, steps)  # [B, T+1, n, H] or [R, n, H]
-        q = nets["agent"].q_values(h, eval_elapsed)  # [B, T+1, n, A] or [R, n, A]
-        first = nets["atpg"](feats, state, packing) if "atpg" in nets else None  # ([.., n, E], [.., E])
-        if packing is not None:
-            q = packing.unpack(q)  # the losses read q padded; ATPG's parameters stay packed for the mixer
-        return q, first
 
     def _losses(self, b: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor], Tensor]:
         """(loss, metrics, micro-TD errors [B, T, X] on counted rows)."""
@@ -88,9 +81,16 @@ class ValueFactorisation(Family):
             rows = tuple(packing.pack(x) for x in rows)  # [R, ...]
         feats = agent.features(*rows[:4])  # [B, T+1, n, F] or [R, n, F]
         net_in = (feats, rows[4], rows[5])
-        q_all, first = self._forward(self.online, *net_in, packing)
-        with torch.no_grad():
-            tq_all, tfirst = self._forward(self.target, *net_in, packing)
+        runner = self.target_runner  # the target forward in a second process, overlapped with the online one
+        if runner is not None:
+            runner.submit((*net_in, None if packing is None else packing.rows), L=0 if packing is None else packing.L)
+        q_all, first = forward_nets(self.online, *net_in, packing)
+        if runner is not None:
+            tq_all, tw1, tb1 = runner.result()
+            tfirst = None if tw1 is None else (tw1, tb1)
+        else:
+            with torch.no_grad():
+                tq_all, tfirst = forward_nets(self.target, *net_in, packing)
 
         # what the agents did and could do; synchronous learners see busy agents take the no-op
         choosing, avail, actions = b["choosing"], b["action_mask"], b["actions"]  # [B,T+1,n] [B,T+1,n,A] [B,T,n]
@@ -175,6 +175,28 @@ class ValueFactorisation(Family):
 
         metrics["losses/total"] = loss.detach()
         return loss, metrics, td
+
+
+def forward_nets(nets: nn.ModuleDict, feats: Tensor, eval_elapsed: Tensor, state: Tensor,
+                 packing: RowPacking | None):
+    """q ``[B, T+1, n, A]`` and ATPG's (w1 ``[B, T+1, n, E]``, b1 ``[B, T+1, E]``) or None. With ``packing``
+    the inputs are the packed real rows ``[R, ...]``, q is zero on padding rows and w1, b1 stay packed."""
+    steps = packing.steps if packing is not None else None
+    h = nets["agent"].hiddens_from_features(feats, steps)  # [B, T+1, n, H] or [R, n, H]
+    q = nets["agent"].q_values(h, eval_elapsed)  # [B, T+1, n, A] or [R, n, A]
+    first = nets["atpg"](feats, state, packing) if "atpg" in nets else None  # ([.., n, E], [.., E])
+    if packing is not None:
+        q = packing.unpack(q)  # the losses read q padded; ATPG's parameters stay packed for the mixer
+    return q, first
+
+
+def target_forward(nets: nn.ModuleDict, feats: Tensor, eval_elapsed: Tensor, state: Tensor, rows: Tensor | None,
+                   L: int = 0) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """:func:`forward_nets` as the target process runs it: the packing rebuilt from its rows per episode
+    ``[B]`` (None: no packing), ATPG's parameters flattened to (w1, b1) or (None, None)."""
+    packing = None if rows is None else RowPacking(rows.long(), L)
+    q, first = forward_nets(nets, feats, eval_elapsed, state, packing)
+    return (q, None, None) if first is None else (q, *first)
 
 
 def _rows(first, lo: int, hi: int):

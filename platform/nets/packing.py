@@ -25,6 +25,7 @@ class RowPacking:
         if rows.dim() != 1 or bool(((rows < 1) | (rows > L)).any()):
             raise ValueError(f"rows per episode must be a [B] tensor of values in 1..{L}")
         self.B, self.L = int(rows.shape[0]), L
+        self.rows = rows  # [B] real rows per episode: RowPacking(rows, L) rebuilds this packing
         order = torch.argsort(rows, descending=True, stable=True)  # longest first
         counts = torch.bincount(rows, minlength=L + 1)  # episodes with exactly k rows
         steps = counts.flip(0).cumsum(0).flip(0)[1:]  # [L]: episodes with more than t rows

@@ -14,12 +14,18 @@ seed and batches, interleaved in the same process, and prints the speed-up.
 
     .venv/bin/python benchmarks/learner_throughput.py                            # CPU, one thread, batch 32 and 128
     .venv/bin/python benchmarks/learner_throughput.py --scenarios boxpushing-6 --batch-sizes 32 --compare
+    .venv/bin/python benchmarks/learner_throughput.py --target-process both     # second-process target forward
     .venv/bin/python benchmarks/learner_throughput.py --device cuda              # on a GPU machine
+
+``--target-process`` sets ``learner.target_process`` (default off here, so the one-core figures stay comparable):
+``both`` times each learner with the target networks' forward in the learner's process and in a second process
+(on a second core), interleaved, and prints the wall-clock ratio; a CPU rate counts the learner's process only.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import statistics
 import time
 from unittest import mock
@@ -74,20 +80,24 @@ def _learner(cfg: LearnerConfig, info: EnvInfo, reference: bool) -> Learner:
     return learner
 
 
-def measure(info, shard, algos, hidden, batch_size, device, seconds, gamma, compare) -> list[dict]:
-    """One row per algo (and per reference learner with ``compare``): median updates/s by CPU and wall time."""
+def measure(info, shard, algos, hidden, batch_size, device, seconds, gamma, compare,
+            target_modes=("off",)) -> list[dict]:
+    """One row per algo and ``learner.target_process`` mode (and per reference learner with ``compare``):
+    median updates/s by CPU and wall time."""
     runs = []
     for algo in algos:
-        cfg = LearnerConfig(gamma=gamma, device=device, **ALGOS[algo],
-                            agent_net=AgentNetConfig(hidden_dim=hidden, embed_dim=hidden, temporal=algo == "tomacvf"))
-        batches = [shard.sample(batch_size, view=cfg.buffer) for _ in range(3)]
-        for reference in ((False, True) if compare else (False,)):
-            ctx = reference_paths if reference else contextlib.nullcontext
-            with ctx():
-                learner = _learner(cfg, info, reference)
-                learner.update(batches[0])  # warm-up (allocations, kernel selection)
-            runs.append(dict(algo=algo, reference=reference, ctx=ctx, learner=learner, batches=batches,
-                             cpu=[], wall=[]))
+        base = LearnerConfig(gamma=gamma, device=device, **ALGOS[algo],
+                             agent_net=AgentNetConfig(hidden_dim=hidden, embed_dim=hidden, temporal=algo == "tomacvf"))
+        batches = [shard.sample(batch_size, view=base.buffer) for _ in range(3)]
+        for mode in target_modes:
+            cfg = dataclasses.replace(base, target_process=mode == "on")
+            for reference in ((False, True) if compare and mode == "off" else (False,)):
+                ctx = reference_paths if reference else contextlib.nullcontext
+                with ctx():
+                    learner = _learner(cfg, info, reference)
+                    learner.update(batches[0])  # warm-up (allocations, kernel selection)
+                runs.append(dict(algo=algo, mode=mode, reference=reference, ctx=ctx, learner=learner,
+                                 batches=batches, cpu=[], wall=[]))
     start = time.perf_counter()
     while time.perf_counter() - start < seconds * len(runs) or min(len(r["cpu"]) for r in runs) < 3:
         for r in runs:
@@ -102,7 +112,9 @@ def measure(info, shard, algos, hidden, batch_size, device, seconds, gamma, comp
     rows = []
     for r in runs:
         filled = torch.cat([torch.as_tensor(b["filled"]).flatten() for b in r["batches"]])
-        rows.append(dict(algo=r["algo"], reference=r["reference"], T=r["batches"][0]["actions"].shape[1],
+        r["learner"].close()
+        rows.append(dict(algo=r["algo"], mode=r["mode"], reference=r["reference"],
+                         T=r["batches"][0]["actions"].shape[1],
                          real=float(filled.mean()), cpu=1.0 / statistics.median(r["cpu"]),
                          wall=1.0 / statistics.median(r["wall"]), n=len(r["cpu"])))
     return rows
@@ -117,6 +129,9 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=5.0, help="time per learner and measurement")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (0: torch's default)")
     p.add_argument("--compare", action="store_true", help="also time the reference implementations")
+    p.add_argument("--target-process", default="off", choices=["off", "on", "both"],
+                   help="learner.target_process of the timed learners (both: off and on side by side; the on rows' "
+                        "CPU rate counts the learner's process only, so compare their wall rates)")
     args = p.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device available")
@@ -124,24 +139,31 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     gamma = 0.98
     print(f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()}")
-    head = ["scenario", "algo", "batch", "T (longest episode)", "real rows", "updates/s (CPU)", "updates/s (wall)",
-            "episodes/s (CPU)", "updates timed"]
+    modes = ("off", "on") if args.target_process == "both" else (args.target_process,)
+    head = ["scenario", "algo", "target process", "batch", "T (longest episode)", "real rows", "updates/s (CPU)",
+            "updates/s (wall)", "episodes/s (CPU)", "updates timed"]
     if args.compare:
-        head[7:7] = ["reference updates/s (CPU)", "speed-up (CPU)", "speed-up (wall)"]
+        head[8:8] = ["reference updates/s (CPU)", "speed-up (CPU)", "speed-up (wall)"]
+    if len(modes) == 2:
+        head.append("on / off (wall)")
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for scenario in args.scenarios:
         info, shard = collect(scenario, max(args.batch_sizes), gamma)
         for bs in args.batch_sizes:
             rows = measure(info, shard, args.algos, SCENARIOS[scenario], bs, args.device, args.seconds, gamma,
-                           args.compare)
+                           args.compare, modes)
             ref = {r["algo"]: r for r in rows if r["reference"]}
+            off = {r["algo"]: r for r in rows if r["mode"] == "off" and not r["reference"]}
             for r in (r for r in rows if not r["reference"]):
-                cells = [scenario, r["algo"], bs, r["T"], f"{r['real']:.0%}", f"{r['cpu']:.2f}", f"{r['wall']:.2f}",
-                         f"{r['cpu'] * bs:.0f}", r["n"]]
+                cells = [scenario, r["algo"], r["mode"], bs, r["T"], f"{r['real']:.0%}", f"{r['cpu']:.2f}",
+                         f"{r['wall']:.2f}", f"{r['cpu'] * bs:.0f}", r["n"]]
                 if args.compare:
-                    b = ref[r["algo"]]
-                    cells[7:7] = [f"{b['cpu']:.2f}", f"{r['cpu'] / b['cpu']:.2f}", f"{r['wall'] / b['wall']:.2f}"]
+                    b = ref.get(r["algo"])
+                    cells[8:8] = (["-"] * 3 if r["mode"] != "off" else
+                                  [f"{b['cpu']:.2f}", f"{r['cpu'] / b['cpu']:.2f}", f"{r['wall'] / b['wall']:.2f}"])
+                if len(modes) == 2:
+                    cells.append(f"{r['wall'] / off[r['algo']]['wall']:.2f}")
                 print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
 
 

@@ -65,9 +65,9 @@ class LearnerConfig:
     priority_eta: float = 0.9  # episode priority = eta * max_t |TD| + (1 - eta) * mean_t |TD| (R2D2's mix)
     legem: bool = False  # train on batch["reward_redistributed"] (LeGEM off-beat TD) instead of batch["reward"]
     device: str = "auto"  # auto (cuda when available) | cpu | cuda
-    target_process: str = "auto"  # value factorisation on CPU: the target networks' forward in a second process,
-        # overlapped with the online forward (same floats); auto: on when this process may use 2+ cores and is not a
-        # Ray actor (Ray schedules those CPUs) | on | off
+    target_process: bool | None = None  # value factorisation on CPU: the target networks' forward in a second
+        # process, overlapped with the online forward (same floats); null: when this process may use 2+ cores and
+        # is not a Ray actor (Ray schedules those CPUs)
     hysteretic: float = 1.0  # mac_dec_ddrqn/mac_dec_maddrqn Q_i: weight of negative TD errors at the start
         # (1: plain MSE)
     hysteretic_end: float = 1.0  # ... annealed linearly to this over hysteretic_anneal_updates
@@ -87,8 +87,7 @@ class LearnerConfig:
                 raise ValueError(f"learner.{name} must be one of {list(valid)}, got {getattr(self, name)!r}")
 
         for name, valid in (("algo", ALGOS), ("mixer", MIXERS), ("buffer", BUFFERS), ("optimiser", OPTIMISERS),
-                            ("target_update", TARGET_UPDATES), ("avf_scheme", AVF_SCHEMES), ("device", DEVICES),
-                            ("target_process", ("auto", "on", "off"))):
+                            ("target_update", TARGET_UPDATES), ("avf_scheme", AVF_SCHEMES), ("device", DEVICES)):
             one_of(name, valid)
         if not 0.0 < self.gamma <= 1.0:
             raise ValueError(f"learner.gamma must be in (0, 1], got {self.gamma}")

@@ -54,16 +54,16 @@ class Learner:
 
     def _target_process(self) -> TargetProcess | None:
         """The family's target forward in a second process (``learner.target_process``), or None."""
-        mode = self.cfg.target_process
-        if self.family.target_forward is None or self.device.type != "cpu" or mode == "off":
-            if mode == "on" and self.family.target_forward is None:
-                raise ValueError(f"learner.target_process='on' is not supported by learner.algo={self.cfg.algo!r} "
-                                 f"(value factorisation only); use 'auto' or 'off'")
-            if mode == "on" and self.device.type != "cpu":
-                raise ValueError("learner.target_process='on' needs learner.device=cpu (on a GPU the target "
-                                 "forward is queued on the device already); use 'auto' or 'off'")
+        want = self.cfg.target_process  # True, False or None (automatic)
+        if want and self.family.target_forward is None:
+            raise ValueError(f"learner.target_process=true is not supported by learner.algo={self.cfg.algo!r} "
+                             f"(value factorisation only); use null or false")
+        if want and self.device.type != "cpu":
+            raise ValueError("learner.target_process=true needs learner.device=cpu (on a GPU the target forward is "
+                             "queued on the device already); use null or false")
+        if want is False or self.family.target_forward is None or self.device.type != "cpu":
             return None
-        if mode == "auto" and (usable_cores() < 2 or inside_ray_actor()):
+        if want is None and (usable_cores() < 2 or inside_ray_actor()):
             return None
         return TargetProcess(self.target, self.family.target_forward)
 

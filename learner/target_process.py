@@ -44,7 +44,7 @@ def usable_cores() -> int:
 
 def inside_ray_actor() -> bool:
     """Whether this process is a Ray actor (a learner actor, or a Tune trial running in-process training): its
-    CPUs are Ray's to schedule, so ``learner.target_process=auto`` starts no extra process there."""
+    CPUs are Ray's to schedule, so ``learner.target_process=null`` starts no extra process there."""
     ray = sys.modules.get("ray")
     if ray is None or not ray.is_initialized():
         return False

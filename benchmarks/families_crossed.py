@@ -15,9 +15,8 @@ Afforestation share of plots mature) and return over 64 episodes, mean ± std ov
 ``boxpushing``: the ``boxpushing6_tomacvf`` preset (the ToMacVF paper's BoxPushing-6 settings; 5-step targets)
 at ``--steps`` joint steps, against the same with one-step targets (what LeGEM requires) and with LeGEM
 (``learner.legem=true``, one-step targets; keys are the exact bytes of BoxPushing's 5-value observation).
-LeGEM keys a busy agent's step with action 0, which on BoxPushing is a real macro-action (go to small box 0),
-and ``legem.commit_only`` then never puts a pivot on that commit: see docs/legem.md "The two families
-crossed". Cells: final greedy return over 32 episodes, mean ± std over seeds, and how many seeds' final policy
+On macro-action scenarios LeGEM keys a busy agent's step with -1, so every real macro-action (0 included) is a
+commit that can be a pivot: see docs/legem.md "The two families crossed". Cells: final greedy return over 32 episodes, mean ± std over seeds, and how many seeds' final policy
 scores above 100 (the big box, 300, is pushed; the small ones pay 20 each).
 
 Runs train one at a time in this process and are cached in benchmarks/out/offbeat_runs.jsonl with the code

@@ -16,11 +16,13 @@ Afforestation share of plots mature) and return over 64 episodes, mean ± std ov
 at ``--steps`` joint steps, against the same with one-step targets (what LeGEM requires) and with LeGEM
 (``learner.legem=true``, one-step targets; keys are the exact bytes of BoxPushing's 5-value observation).
 On macro-action scenarios LeGEM keys a busy agent's step with -1, so every real macro-action (0 included) is a
-commit that can be a pivot: see docs/legem.md "The two families crossed". Cells: final greedy return over 32 episodes, mean ± std over seeds, and how many seeds' final policy
-scores above 100 (the big box, 300, is pushed; the small ones pay 20 each).
+commit that can be a pivot: see docs/legem.md "The two families crossed". Cells: final greedy return over 32
+episodes, mean ± std over seeds, and how many seeds' final policy scores above 100 (the big box, 300, is pushed;
+the small ones pay 20 each).
 
-Runs train one at a time in this process and are cached in benchmarks/out/offbeat_runs.jsonl with the code
-version they ran (``offbeat_runs.code_version``), so an interrupted command resumes and a rerun prints at once.
+Runs train one at a time in this process and are cached in benchmarks/results/offbeat_runs.jsonl (committed) with
+the code version they ran (``offbeat_runs.code_version``), so an interrupted command resumes and a rerun prints at
+once.
 """
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ Same runner as the other off-beat tables (``offbeat_runs.run_one``: one run at a
 shared ``BASE`` settings, a final greedy evaluation of 64 episodes), plus the scenario preset's LeGEM keys
 (``cluster/configs/scenarios/2mvs1z.yaml``: SimHash, 32 bits, return buckets 0 / 10 / 19.9) and the exploration
 schedule below, given to every run so that with and without LeGEM differ only in ``learner.legem``. Runs are
-cached in ``benchmarks/out/marines_vs_zealot_runs.jsonl``; ``--no-train`` prints the table from the cache.
+cached in ``benchmarks/results/marines_vs_zealot_runs.jsonl`` (committed); ``--no-train`` prints the table from
+the cache.
 
 ``--pivots [--episodes 400]`` trains nothing: it plays episodes with the scripted kiting team
 (``marines_vs_zealot_script``) whose actions are replaced by random valid ones with probability epsilon, fills a
@@ -27,7 +28,7 @@ from offbeat_runs import cell, load_cache, run_one  # a sibling script: its fold
 NAMES = {"iql": "IQL", "vdn": "VDN", "qmix": "QMIX", "qplex": "QPLEX"}
 SCENARIO_LEGEM = ("legem.key=simhash", "legem.simhash_bits=32", "legem.return_edges=[0.0,10.0,19.9]")
 LEGEM_ONLY = ("legem.ranking=ended",)  # named, not left to the default, so the runs' keys say which ranking ran
-CACHE = os.path.join("benchmarks", "out", "marines_vs_zealot_runs.jsonl")
+CACHE = os.path.join("benchmarks", "results", "marines_vs_zealot_runs.jsonl")  # committed: outlives the machine
 
 
 def play(n_episodes: int, epsilon: float, seed: int = 0) -> list[dict]:

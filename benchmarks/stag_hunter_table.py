@@ -13,8 +13,8 @@ Each run trains in this process (one at a time, single-threaded) and reports its
 targets unless a row sets n or lambda). ``--obs notime`` runs the game with ``env.settings.observe_time=false``
 (the hunters do not observe t / T; presets ``staghunter-notime_<method>``); the main table trains seed-major
 over every cell, so a cut-short run leaves every cell with as many seeds as possible. Finished runs are cached
-in benchmarks/out/offbeat_runs.jsonl with the commit (and any uncommitted change) they ran, so a rerun prints
-at once and an interrupted one resumes. About 60 s per run at 200,000 steps on this machine.
+in benchmarks/results/offbeat_runs.jsonl (committed) with the commit (and any uncommitted change) they ran, so a
+rerun prints at once and an interrupted one resumes. About 60 s per run at 200,000 steps on this machine.
 """
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ def main() -> None:
     p.add_argument("--max-steps", type=int, default=150_000, help="give up on a seed after this many joint steps")
     p.add_argument("--timeout", type=float, default=1200.0, help="seconds before a run is killed")
     p.add_argument("--ray-niceness", type=int, default=0)
-    p.add_argument("--out", default="benchmarks/out/time_to_target.jsonl")
+    p.add_argument("--out", default="benchmarks/results/time_to_target.jsonl")
     p.add_argument("overrides", nargs="*", help="key=value config overrides for every run")
     a = p.parse_intermixed_args()
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 
 Usage:
     python benchmarks/families_crossed.py --part offbeat    [--games stag-hunter quarry afforestation] [--seeds 0 1 2]
+                                                            [--algos qmix tomacvf]
     python benchmarks/families_crossed.py --part boxpushing [--seeds 0 1 2] [--steps 100000]
     common: [--steps N] [--cache PATH | --fresh] [--no-train]
 
@@ -59,6 +60,8 @@ def offbeat_part(args, cache, cache_path) -> None:
         for s in args.seeds:
             for game in args.games:
                 for algo, legem in cells:
+                    if algo not in args.algos:
+                        continue
                     run_one(game, algo, legem, s, args.steps, offbeat_extra(game, algo, legem), cache, cache_path)
     names = {("qmix", False): "QMIX", ("qmix", True): "QMIX + LeGEM", ("tomacvf", False): "ToMacVF",
              ("tomacvf", True): "ToMacVF + LeGEM"}
@@ -134,6 +137,8 @@ def main() -> None:
     ap.add_argument("--part", choices=["offbeat", "boxpushing"], required=True)
     ap.add_argument("--games", nargs="+", default=list(GAMES), choices=list(GAMES))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--algos", nargs="+", default=["qmix", "tomacvf"], choices=["qmix", "tomacvf"],
+                    help="offbeat part: which learners to train (the table prints both from the cache)")
     ap.add_argument("--steps", type=int, default=None, help="joint steps per run (200,000 off-beat, 100,000 box)")
     ap.add_argument("--cache", default=DEFAULT_CACHE, help="JSONL of finished runs (reused when the key matches)")
     ap.add_argument("--fresh", action="store_true", help="ignore and do not write the cache")

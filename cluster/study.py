@@ -14,16 +14,20 @@ Each trial is one ordinary training run (:func:`asyncmarl.cluster.train`) in the
 committed and the checkpoints cannot. Running the same command again skips finished trials and resumes
 interrupted ones from their last checkpoint. Trials run as many at once as Ray's resources allow: one CPU for a
 trial that trains in its own process (``cluster.runtime=local``), one more bundle per actor under
-``cluster.runtime=ray`` (GPU for a CUDA learner).
+``cluster.runtime=ray`` (GPU for a CUDA learner). Ctrl-C (or SIGTERM) makes every running trial save a checkpoint
+where it is and stop (:func:`graceful_stop`); a second one stops at once.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -31,8 +35,14 @@ from asyncmarl.cluster.study_spec import StudySpec, Trial, read_study, trial_con
 
 log = logging.getLogger("asyncmarl.cluster")
 DEFAULT_ROOT = Path("studies") / "results"
-IGNORED = ("runs/", "tune_state/")  # what a study folder keeps out of git
+IGNORED = ("runs/", "tune_state/", ".stop")  # what a study folder keeps out of git
 REPORT_EVERY_S = 30.0  # progress reports to Ray Tune from a running trial
+STOP_FILE = ".stop"  # in the study folder while a stop is requested: running trials checkpoint and stop
+STOP_POLL_S = 1.0  # how often a running trial looks for the stop file
+
+
+class TrialStopped(RuntimeError):
+    """A trial ended before its budget because it was asked to stop; its last checkpoint holds where it was."""
 
 
 def study_dir(spec: StudySpec, out: str | Path | None) -> Path:
@@ -137,8 +147,8 @@ def run_trial(trial: Trial, study: str, out: Path, hooks: tuple = ()) -> dict:
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         final = train(cfg, run_dir=run_dir, hooks=hooks)
     if final.get("stopped"):
-        raise RuntimeError(f"trial {trial.id} stopped before its budget ({final['stopped']}); run the study "
-                           f"again to resume it")
+        raise TrialStopped(f"trial {trial.id} stopped before its budget ({final['stopped']}) at "
+                           f"{final.get('env_steps')} env steps; run the study again to resume it")
     rows = curve_rows(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     write_curve(rows, folder / "curve.csv")
@@ -151,11 +161,31 @@ def run_trial(trial: Trial, study: str, out: Path, hooks: tuple = ()) -> dict:
     return result
 
 
+def stop_hook(out: Path):
+    """A driver hook that asks the run to stop (it then saves a final checkpoint) once the study's stop file
+    exists; it looks at most every STOP_POLL_S seconds."""
+    stop_file = out / STOP_FILE
+    last = [time.monotonic()]
+
+    def hook(driver) -> None:
+        if driver.stop_reason is None and time.monotonic() - last[0] >= STOP_POLL_S:
+            last[0] = time.monotonic()
+            if stop_file.exists():
+                driver.request_stop("study stopped")
+    return hook
+
+
 def _tune_trainable(config: dict) -> None:
-    """The Ray Tune function trainable: one trial, with progress reports every REPORT_EVERY_S seconds."""
+    """The Ray Tune function trainable: one trial, with progress reports every REPORT_EVERY_S seconds. A trial
+    asked to stop (the study's stop file) checkpoints, ends without a result and is reported as stopped, not
+    failed, so Ray Tune does not retry it."""
     from ray import tune
 
     trial = Trial(**{**config["trial"], "overrides": tuple(config["trial"]["overrides"])})
+    out = Path(config["out"])
+    if (out / STOP_FILE).exists():  # a trial the scheduler starts after the stop request does not begin
+        tune.report({"stopped": True, "done": True})
+        return
     last = [time.monotonic()]
 
     def report(driver) -> None:
@@ -164,8 +194,52 @@ def _tune_trainable(config: dict) -> None:
             c = driver.c
             tune.report({"env_steps": c.env_steps, "updates": c.updates, "episodes": c.episodes, "done": False})
 
-    result = run_trial(trial, config["study"], Path(config["out"]), hooks=(report,))
+    try:
+        result = run_trial(trial, config["study"], out, hooks=(report, stop_hook(out)))
+    except TrialStopped:
+        tune.report({"stopped": True, "done": True})
+        return
     tune.report({k: v for k, v in result.items() if isinstance(v, (int, float)) and v is not None} | {"done": True})
+
+
+@contextlib.contextmanager
+def graceful_stop(out: Path):
+    """While the study runs: the first SIGINT (Ctrl-C) or SIGTERM (``ray job stop``) creates the stop file, so each
+    running trial saves a checkpoint at the step it has reached and ends; a second one stops at once (the trials
+    then resume from their last periodic checkpoint). Ray Tune's own SIGINT handler is off meanwhile: it would
+    end the trials' actors without a checkpoint. Outside the main thread (no signal handlers there) only the
+    stop file works."""
+    stop_file = out / STOP_FILE
+    stop_file.unlink(missing_ok=True)
+    if threading.current_thread() is not threading.main_thread():
+        try:
+            yield stop_file
+        finally:
+            stop_file.unlink(missing_ok=True)
+        return
+    old_env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def on_signal(signum, _frame) -> None:
+        for s, h in old.items():  # the next signal acts as it would without us
+            signal.signal(s, h)
+        stop_file.touch()
+        _say(f"{signal.Signals(signum).name}: each running trial saves a checkpoint and stops (run the same "
+             f"command to resume); send it again to stop at once")
+
+    for s in old:
+        signal.signal(s, on_signal)
+    try:
+        yield stop_file
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        if old_env is None:
+            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+        else:
+            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = old_env
+        stop_file.unlink(missing_ok=True)
 
 
 def trial_resources(cfg):
@@ -243,7 +317,8 @@ def _tune(spec: StudySpec, out: Path, todo: list[Trial], configs: dict, address:
                                       storage_path=str(out / "tune_state"), verbose=0,
                                       failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                                       callbacks=[_lines_callback()]))
-        grid = tuner.fit()
+        with graceful_stop(out):
+            grid = tuner.fit()
         failed = []
         for r in grid:
             if r.error is not None:

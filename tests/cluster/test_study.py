@@ -102,7 +102,7 @@ def test_smoke_study_end_to_end_under_ray(ray_session, tmp_path):
     summary = run_study(STUDIES / "smoke.yaml", out)
     assert (summary["trials"], summary["skipped"], summary["finished"], summary["unfinished"]) == (2, 0, 2, 0)
     assert summary["failed"] == []
-    assert (out / ".gitignore").read_text() == "runs/\ntune_state/\n"
+    assert (out / ".gitignore").read_text() == "runs/\ntune_state/\n.stop\n"
     for seed in (0, 1):
         folder = out / "trials" / f"tiny__seed{seed}"
         result = json.loads((folder / "result.json").read_text())

@@ -50,7 +50,8 @@ def main() -> None:
         steps, last = first_crossing(os.path.join(run, "metrics.jsonl"), args.share * BEST[game])
         if last < int(cfg["cluster"]["total_env_steps"]) * 0.9:
             continue  # an interrupted run
-        key = (game, lrn["algo"], bool(lrn["legem"]), lrn["n_step"], lrn["td_lambda"])
+        timed = bool((cfg["env"].get("settings") or {}).get("observe_time", True))  # Stag-Hunter's no-time variant
+        key = (game if timed else f"{game} (no time)", lrn["algo"], bool(lrn["legem"]), lrn["n_step"], lrn["td_lambda"])
         groups[key][int(cfg["seed"])] = steps
     print(f"| game | algo | LeGEM | n | lambda | seeds | steps to {args.share:g} x best (exploring) | not reached |")
     print("|---|---|---|---:|---:|---:|---:|---:|")

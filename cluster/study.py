@@ -44,6 +44,10 @@ STOP_POLL_S = 1.0  # how often a running trial looks for the stop file
 class TrialStopped(RuntimeError):
     """A trial ended before its budget because it was asked to stop; its last checkpoint holds where it was."""
 
+    def __init__(self, message: str, env_steps: int = 0):
+        super().__init__(message)
+        self.env_steps = int(env_steps or 0)  # where the trial stopped (its final checkpoint's env steps)
+
 
 def study_dir(spec: StudySpec, out: str | Path | None) -> Path:
     """Where a study writes: ``out``, else ``studies/results/<name>``."""
@@ -148,7 +152,8 @@ def run_trial(trial: Trial, study: str, out: Path, hooks: tuple = ()) -> dict:
         final = train(cfg, run_dir=run_dir, hooks=hooks)
     if final.get("stopped"):
         raise TrialStopped(f"trial {trial.id} stopped before its budget ({final['stopped']}) at "
-                           f"{final.get('env_steps')} env steps; run the study again to resume it")
+                           f"{final.get('env_steps')} env steps; run the study again to resume it",
+                           final.get("env_steps", 0))
     rows = curve_rows(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     write_curve(rows, folder / "curve.csv")
@@ -196,8 +201,8 @@ def _tune_trainable(config: dict) -> None:
 
     try:
         result = run_trial(trial, config["study"], out, hooks=(report, stop_hook(out)))
-    except TrialStopped:
-        tune.report({"stopped": True, "done": True})
+    except TrialStopped as e:
+        tune.report({"stopped": True, "done": True, "env_steps": e.env_steps})
         return
     tune.report({k: v for k, v in result.items() if isinstance(v, (int, float)) and v is not None} | {"done": True})
 
@@ -372,6 +377,11 @@ def _lines_callback():
 
         def on_trial_complete(self, iteration, trials, trial, **info):
             r = trial.last_result or {}
+            if r.get("stopped"):
+                _say(f"trial {trial.config['trial']['id']}: stopped"
+                     + (f" at {r['env_steps']} env steps, checkpoint saved" if r.get("env_steps") else
+                        " before it began"))
+                return
             ret = r.get("return_mean")
             _say(f"trial {trial.config['trial']['id']}: finished, {r.get('env_steps')} env steps, final greedy "
                  f"return {ret if ret is None else round(ret, 2)}")

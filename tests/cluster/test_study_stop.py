@@ -65,12 +65,12 @@ def test_a_stopped_trial_checkpoints_where_it_is_and_resumes_from_there(tmp_path
         if driver.c.env_steps >= 800:
             (out / STOP_FILE).touch()
 
-    with pytest.raises(TrialStopped, match="run the study again to resume it"):
+    with pytest.raises(TrialStopped, match="run the study again to resume it") as stopped:
         run_trial(trial, spec.name, out, hooks=(request_stop, stop_hook(out)))
     ckpts = list_checkpoints(out / "runs" / trial.id / "checkpoints")
     assert len(ckpts) == 1  # the periodic interval never came: this is the stop's checkpoint
     stopped_at = _steps_of(ckpts[0])
-    assert 800 <= stopped_at < 3000
+    assert 800 <= stopped_at < 3000 and stopped.value.env_steps == stopped_at
     assert not (out / "trials" / trial.id / "result.json").exists()  # not finished: the study runs it again
 
     (out / STOP_FILE).unlink()
@@ -105,7 +105,7 @@ def test_ctrl_c_on_the_study_command_saves_each_running_trial(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 1, text[-3000:]
     assert "each running trial saves a checkpoint and stops" in text
-    assert "1 stopped before finishing" in text
+    assert "1 stopped before finishing" in text and "tiny__seed0: stopped at " in text
     ckpts = list_checkpoints(out / "runs" / "tiny__seed0" / "checkpoints")
     assert len(ckpts) == 1 and 0 < _steps_of(ckpts[0]) < 400_000, text[-3000:]
     assert not (out / "trials" / "tiny__seed0" / "result.json").exists()

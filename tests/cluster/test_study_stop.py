@@ -41,6 +41,16 @@ def _steps_of(ckpt: Path) -> int:
 
 def test_first_signal_requests_a_stop_and_the_second_interrupts(tmp_path):
     before = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
+    # Python's own handler, whatever an earlier test (Ray, a driver) left installed
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _signal_twice(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert os.environ.get("TUNE_DISABLE_SIGINT_HANDLER") == before
+
+
+def _signal_twice(tmp_path) -> None:
     with graceful_stop(tmp_path) as stop_file:
         assert stop_file == tmp_path / STOP_FILE and not stop_file.exists()
         assert os.environ["TUNE_DISABLE_SIGINT_HANDLER"] == "1"  # Ray Tune would end the trials unsaved
@@ -51,8 +61,7 @@ def test_first_signal_requests_a_stop_and_the_second_interrupts(tmp_path):
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.05)
     assert not (tmp_path / STOP_FILE).exists()  # the next run of the study is not stopped by an old request
-    assert os.environ.get("TUNE_DISABLE_SIGINT_HANDLER") == before
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler from before is back
 
 
 def test_a_stopped_trial_checkpoints_where_it_is_and_resumes_from_there(tmp_path):

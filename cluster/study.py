@@ -215,16 +215,9 @@ def graceful_stop(out: Path):
     end the trials' actors without a checkpoint. Outside the main thread (no signal handlers there) only the
     stop file works."""
     stop_file = out / STOP_FILE
-    stop_file.unlink(missing_ok=True)
-    if threading.current_thread() is not threading.main_thread():
-        try:
-            yield stop_file
-        finally:
-            stop_file.unlink(missing_ok=True)
-        return
+    stop_file.unlink(missing_ok=True)  # a request left by a killed study must not stop this one
     old_env = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
-    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
-    old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {}
 
     def on_signal(signum, _frame) -> None:
         for s, h in old.items():  # the next signal acts as it would without us
@@ -233,17 +226,19 @@ def graceful_stop(out: Path):
         _say(f"{signal.Signals(signum).name}: each running trial saves a checkpoint and stops (run the same "
              f"command to resume); send it again to stop at once")
 
-    for s in old:
-        signal.signal(s, on_signal)
+    if threading.current_thread() is threading.main_thread():
+        os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop_file
     finally:
         for s, h in old.items():
             signal.signal(s, h)
-        if old_env is None:
-            os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
-        else:
-            os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = old_env
+        if old:
+            if old_env is None:
+                os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
+            else:
+                os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = old_env
         stop_file.unlink(missing_ok=True)
 
 

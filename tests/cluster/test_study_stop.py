@@ -16,7 +16,6 @@ from asyncmarl.cluster.checkpoint import list_checkpoints, load_checkpoint
 from asyncmarl.cluster.study import STOP_FILE, TrialStopped, graceful_stop, run_trial, stop_hook
 from asyncmarl.cluster.study_spec import read_study, trials
 
-ROOT = Path(__file__).resolve().parents[2]
 # one trial long enough to be stopped mid-run, and no periodic checkpoint before the stop
 STUDY = """name: stoppable
 presets: [tiny]

@@ -13,6 +13,10 @@ The decisive commits of a reward are read from the episode itself (``decisive_co
 that landed on a rock in the step it broke; in Afforestation the watering that landed on the plot
 ``mature_time`` steps before it matured and the planting whose landing made the sapling. Eq. 1 ranks pivots by
 recency, so the joint pivot a reward should move to is the latest of its decisive commits.
+
+``--train`` probes print one JSON line per game and append it to ``benchmarks/results/offbeat_probes.jsonl``:
+the final greedy return, exploration counts (rewards by value, over the run and per quarter of its episodes),
+pivot accuracy per reward value, and Q_tot along the optimal plan against its discounted return-to-go.
 """
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ import numpy as np  # noqa: E402
 
 from asyncmarl.memory_service.legem import LegemConfig, LegemMemory  # noqa: E402
 from asyncmarl.platform.envs import make_batched  # noqa: E402
+
+PROBES = os.path.join("benchmarks", "results", "offbeat_probes.jsonl")
 
 
 def collect(game: str, n_episodes: int, eps: float, plan: np.ndarray | None, seed: int = 0,
@@ -143,7 +149,10 @@ def main() -> None:
     if args.train:
         import json
         for game in args.games:
-            print(json.dumps(probe_run(game, args.seed, args.train, args.steps, args.run_extra)), flush=True)
+            line = json.dumps(probe_run(game, args.seed, args.train, args.steps, args.run_extra))
+            print(line, flush=True)
+            with open(PROBES, "a") as f:  # every probe's figures, kept beside the table cache
+                f.write(line + "\n")
         return
     fields = {}
     for kv in args.extra:
@@ -252,24 +261,34 @@ def probe_run(game: str, seed: int, mode: str, steps: int, extra: list[str]) -> 
     from asyncmarl.cluster.config import load_config
     from asyncmarl.learner import Learner
     from asyncmarl.memory_service.legem.redistribute import redistribute_torch
+    from asyncmarl.memory_service.replay import ReplayShard
 
     env = make_batched(game, 1)
     plan = search(game, {"quarry": quarry_rules, "afforestation": afforestation_rules}[game], 1.0)["plan"]
-    stats = dict(episodes=0, returns=[], kinds={}, rewards=0, right=0, stay=0, earlier=0, later=0)
+    stats = dict(episodes=0, returns=[], kinds={}, rewards=0, right=0, stay=0, earlier=0, later=0, by_reward={},
+                 kinds_at=[])
     held = {}
-    orig_update, orig_add, orig_red = Learner.update, LegemMemory.add_episodes, LegemMemory.redistribute
+    orig_update, orig_shard_add, orig_red = Learner.update, ReplayShard.add, LegemMemory.redistribute
 
     def update(self, batch):
         held["learner"] = self
         return orig_update(self, batch)
 
-    def add_episodes(self, trajectories):
-        for tr in trajectories:
-            stats["episodes"] += 1
-            stats["returns"].append(float(np.sum(tr["reward"])))
-            for v in np.asarray(tr["reward"])[np.asarray(tr["reward"]) != 0].tolist():
+    def add_segments(self, segments, *args, **kwargs):
+        # exploration counts from agent 0's segments (each holds the joint reward of every step it spans), so
+        # they exist with and without LeGEM; "kinds_by_quarter": the same counts per quarter of the run
+        for seg in segments:
+            if seg.agent != 0:
+                continue
+            rewards = np.asarray(seg.steps["reward"]).reshape(-1)
+            held["ret"] = held.get("ret", 0.0) + float(rewards.sum())
+            for v in rewards[rewards != 0].tolist():
                 stats["kinds"][v] = stats["kinds"].get(v, 0) + 1
-        return orig_add(self, trajectories)
+                stats["kinds_at"].append((len(stats["returns"]), v))
+            if seg.final is not None:
+                stats["episodes"] += 1
+                stats["returns"].append(held.pop("ret", 0.0))
+        return orig_shard_add(self, segments, *args, **kwargs)
 
     def redistribute(self, batch):
         want = oracle_pivots(game, batch, env)
@@ -283,9 +302,18 @@ def probe_run(game: str, seed: int, mode: str, steps: int, extra: list[str]) -> 
         stats["stay"] += int((r & (got == t) & (want < t)).sum())
         stats["earlier"] += int((r & (got < want)).sum())
         stats["later"] += int((r & (got > want) & (got < t)).sum())
+        values = batch["reward"].cpu().numpy()
+        for v in np.unique(values[r]).tolist():  # the same counts per reward value (Quarry: one per rock)
+            m = r & (values == v)
+            row = stats["by_reward"].setdefault(str(v), dict(rewards=0, right=0, stay=0, earlier=0, later=0))
+            row["rewards"] += int(m.sum())
+            row["right"] += int((m & (got == want)).sum())
+            row["stay"] += int((m & (got == t) & (want < t)).sum())
+            row["earlier"] += int((m & (got < want)).sum())
+            row["later"] += int((m & (got > want) & (got < t)).sum())
         return redistribute_torch(batch["reward"], got, self.config.beta)
 
-    Learner.update, LegemMemory.add_episodes, LegemMemory.redistribute = update, add_episodes, redistribute
+    Learner.update, ReplayShard.add, LegemMemory.redistribute = update, add_segments, redistribute
     try:
         start = time.time()
         if mode == "oracle":  # not a table run: never cached
@@ -301,7 +329,7 @@ def probe_run(game: str, seed: int, mode: str, steps: int, extra: list[str]) -> 
                 raise RuntimeError(f"{game} seed {seed} legem={mode == 'legem'} is already in {DEFAULT_CACHE}")
         seconds = time.time() - start
     finally:
-        Learner.update, LegemMemory.add_episodes, LegemMemory.redistribute = orig_update, orig_add, orig_red
+        Learner.update, ReplayShard.add, LegemMemory.redistribute = orig_update, orig_shard_add, orig_red
     batch, rewards = plan_batch(game, plan)
     q = q_along(held["learner"], batch)
     g = np.zeros(len(rewards) + 1)
@@ -309,10 +337,15 @@ def probe_run(game: str, seed: int, mode: str, steps: int, extra: list[str]) -> 
         g[k] = rewards[k] + 0.99 * g[k + 1]
     rets = np.asarray(stats.pop("returns"))
     quarter = max(len(rets) // 4, 1)
+    kinds_by_quarter = [{} for _ in range(4)]
+    for episode, v in stats.pop("kinds_at"):
+        q_i = kinds_by_quarter[min(episode // quarter, 3)]
+        q_i[v] = q_i.get(v, 0) + 1
     return dict(game=game, seed=seed, mode=mode, eval_return=float(out.get("eval/return_mean", np.nan)),
                 seconds=round(seconds), explore=dict(episodes=stats.pop("episodes"), kinds=stats.pop("kinds"),
                 mean_return_by_quarter=[round(float(rets[i:i + quarter].mean()), 2)
-                                        for i in range(0, len(rets), quarter)][:4]),
+                                        for i in range(0, len(rets), quarter)][:4],
+                kinds_by_quarter=kinds_by_quarter),
                 pivots=stats, q_plan=np.round(q[:len(rewards)], 2).tolist(),
                 return_to_go=np.round(g[:len(rewards)], 2).tolist())
 

@@ -145,7 +145,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--steps", type=int, default=200_000)
     ap.add_argument("--run-set", dest="run_extra", nargs="*", default=[], help="run-config overrides (train)")
+    ap.add_argument("--greedy", nargs="+", metavar="CHECKPOINT", help="print each checkpoint's greedy episode")
     args = ap.parse_args()
+    if args.greedy:
+        for path in args.greedy:
+            print(path, greedy_trace(path), flush=True)
+        return
     if args.train:
         import json
         for game in args.games:
@@ -167,6 +172,33 @@ def main() -> None:
             trajs = collect(game, args.episodes, eps, None if eps >= 1.0 else plan)
             print(game, f"eps={eps}", exploration(game, trajs), pivot_accuracy(game, trajs, cfg), flush=True)
 
+
+
+def greedy_trace(path: str, seed: int = 0) -> dict:
+    """One greedy decentralised episode of a checkpoint's policy (deterministic game and policy): its return and
+    each rewarded step with the reward and every agent's action that landed there, and the commits."""
+    import torch
+
+    from asyncmarl.cluster.offline import load_policy_worker
+
+    worker, _ = load_policy_worker(path, seed)
+    env = make_batched(worker.scenario, 1, **worker.env_settings)
+    policy = worker._policy(1)
+    rng = np.random.default_rng(seed)
+    step = env.reset(seed=seed)
+    commits, rewards = [], []
+    with torch.no_grad():
+        while True:
+            actions = policy.act(step, 0.0, rng, explore=False)  # [1, n]
+            commits += [(int(step.t[0]), i, int(actions[0, i])) for i in np.flatnonzero(step.choosing[0])
+                        if actions[0, i] != 0]
+            step = env.step(actions)
+            policy.observe(step)
+            if step.reward[0] != 0:
+                rewards.append((int(step.t[0]) - 1, float(step.reward[0])))
+            if step.done[0]:
+                break
+    return dict(ret=sum(r for _, r in rewards), rewards=rewards, commits=commits)
 
 
 # ---------------------------------------------------------------------------------------------- training probes

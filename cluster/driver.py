@@ -170,12 +170,17 @@ class Driver:
         return total
 
     # ------------------------------------------------------------------ evaluation
-    def evaluate(self) -> dict:
+    def evaluate(self, final: bool = False) -> dict:
         """Greedy episodes on rollout worker 0 (and a GIF of one unless ``cluster.eval_gif`` is off); logged under
-        ``eval/``. Reaching ``cluster.stop_return`` stops the run after this round."""
+        ``eval/``. Reaching ``cluster.stop_return`` stops the run after this round.
+
+        During training worker 0 evaluates the policy it acts with, a publish or two behind the learner. The
+        ``final`` evaluation first hands it the learner's newest weights, so the run's final figures are those of
+        the policy its last checkpoint holds (on Quarry the greedy outcome can flip within four updates)."""
         r0 = self.topo.rollouts[0]
         try:
-            ev = get(call(r0, "evaluate", self.cfg.cluster.eval_episodes))
+            newest = call(self.topo.learner, "publish") if final else None
+            ev = get(call(r0, "evaluate", self.cfg.cluster.eval_episodes, newest))
         except failure_types() as e:
             log.warning("evaluation skipped: rollout worker 0 failed (%s)", e)
             return {}
@@ -341,7 +346,7 @@ class Driver:
             self.log_row()
             self.checkpoint(final=True)
             if self.stop_reason is None and self.reached is None:
-                self.evaluate()
+                self.evaluate(final=True)
             self._log_curve()
         finally:
             for s, h in old.items():

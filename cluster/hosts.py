@@ -139,8 +139,12 @@ class RolloutHost:
         self._inflight = []
         return errors["shard"], errors["legem"]
 
-    def evaluate(self, episodes: int) -> dict:
-        return self.worker.evaluate(episodes)
+    def evaluate(self, episodes: int, weights: tuple[int, dict] | None = None) -> dict:
+        """Greedy episodes of the worker's policy, after loading ``weights`` when given and newer; the result
+        holds the evaluated ``policy_version``."""
+        if weights is not None:
+            self.worker.set_weights(*weights)
+        return {**self.worker.evaluate(episodes), "policy_version": float(self.worker.version)}
 
     def render_episode(self) -> list:
         return self.worker.render_episode()

@@ -188,3 +188,14 @@ def test_replay_goes_into_checkpoints_as_configured(tiny):
     assert len(kept) > 1 and all(load_checkpoint(p)["replay"][0]["episodes"] for p in kept)
     with pytest.raises(ValueError, match="cluster.checkpoint_replay must be one of"):
         tiny("cluster.checkpoint_replay=sometimes")
+
+
+def test_final_evaluation_is_of_the_policy_the_last_checkpoint_holds(tiny):
+    # weights published once (publish_interval far beyond the run): worker 0 acts, and evaluates mid-run, with
+    # the first published version; the final evaluation must still be of the learner's newest weights
+    final = train(tiny("cluster.total_env_steps=1200", "cluster.publish_interval=100000", "cluster.eval_interval=400",
+                       "cluster.eval_gif=false"))
+    evals = [r for r in read_metrics(final["run_dir"]) if "eval/policy_version" in r]
+    ckpt = load_checkpoint(list_checkpoints(Path(final["run_dir"]) / "checkpoints")[-1])
+    assert final["eval/policy_version"] == ckpt["policy"][0] == final["updates"]
+    assert evals[0]["eval/policy_version"] < final["eval/policy_version"]

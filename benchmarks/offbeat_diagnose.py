@@ -176,7 +176,7 @@ def main() -> None:
 
 def greedy_trace(path: str, seed: int = 0) -> dict:
     """One greedy decentralised episode of a checkpoint's policy (deterministic game and policy): its return and
-    each rewarded step with the reward and every agent's action that landed there, and the commits."""
+    the rewarded steps (t, reward), the commits and the landings (t, agent, action: the step the action ended)."""
     import torch
 
     from asyncmarl.cluster.offline import load_policy_worker
@@ -186,19 +186,26 @@ def greedy_trace(path: str, seed: int = 0) -> dict:
     policy = worker._policy(1)
     rng = np.random.default_rng(seed)
     step = env.reset(seed=seed)
-    commits, rewards = [], []
+    commits, landed, rewards = [], [], []
+    running = np.zeros(env.n_agents, np.int64)  # [n] each agent's action in flight (0: none)
     with torch.no_grad():
         while True:
+            t = int(step.t[0])
             actions = policy.act(step, 0.0, rng, explore=False)  # [1, n]
-            commits += [(int(step.t[0]), i, int(actions[0, i])) for i in np.flatnonzero(step.choosing[0])
-                        if actions[0, i] != 0]
+            for i in np.flatnonzero(step.choosing[0]):
+                running[i] = actions[0, i]
+                if actions[0, i] != 0:
+                    commits.append((t, int(i), int(actions[0, i])))
             step = env.step(actions)
             policy.observe(step)
+            for i in np.flatnonzero(step.choosing[0] & (running != 0)):  # actions that ended in step t
+                landed.append((t, int(i), int(running[i])))
+                running[i] = 0
             if step.reward[0] != 0:
-                rewards.append((int(step.t[0]) - 1, float(step.reward[0])))
+                rewards.append((t, float(step.reward[0])))
             if step.done[0]:
                 break
-    return dict(ret=sum(r for _, r in rewards), rewards=rewards, commits=commits)
+    return dict(ret=sum(r for _, r in rewards), rewards=rewards, commits=commits, landed=landed)
 
 
 # ---------------------------------------------------------------------------------------------- training probes

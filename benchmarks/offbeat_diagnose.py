@@ -146,7 +146,14 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200_000)
     ap.add_argument("--run-set", dest="run_extra", nargs="*", default=[], help="run-config overrides (train)")
     ap.add_argument("--greedy", nargs="+", metavar="CHECKPOINT", help="print each checkpoint's greedy episode")
+    ap.add_argument("--final", nargs="+", metavar="RUN_DIR",
+                    help="each run's final evaluation against 64 greedy episodes of its last checkpoint")
     args = ap.parse_args()
+    if args.final:
+        import json
+        for run_dir in args.final:
+            print(json.dumps(final_against_checkpoint(run_dir)), flush=True)
+        return
     if args.greedy:
         for path in args.greedy:
             print(path, greedy_trace(path), flush=True)
@@ -172,6 +179,28 @@ def main() -> None:
             trajs = collect(game, args.episodes, eps, None if eps >= 1.0 else plan)
             print(game, f"eps={eps}", exploration(game, trajs), pivot_accuracy(game, trajs, cfg), flush=True)
 
+
+
+def final_against_checkpoint(run_dir: str, episodes: int = 64) -> dict:
+    """A run's logged final evaluation (the weights rollout worker 0 acted with; before commit 0be5f03 a
+    publish behind the learner) against ``episodes`` greedy episodes of its last checkpoint (the learner's)."""
+    import json
+
+    import yaml
+
+    from asyncmarl.cluster.checkpoint import list_checkpoints
+    from asyncmarl.cluster.offline import evaluate_checkpoint
+
+    with open(os.path.join(run_dir, "config.yaml")) as f:
+        cfg = yaml.safe_load(f)
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        evals = [r for r in map(json.loads, f) if "eval/return_mean" in r]
+    ckpt = evaluate_checkpoint(list_checkpoints(os.path.join(run_dir, "checkpoints"))[-1], episodes)
+    return dict(run=os.path.basename(run_dir.rstrip("/")), scenario=cfg["env"]["scenario"],
+                algo=cfg["learner"]["algo"], legem=cfg["learner"]["legem"], seed=cfg["seed"],
+                steps=cfg["cluster"]["total_env_steps"], final_eval=evals[-1]["eval/return_mean"] if evals else None,
+                final_eval_version=evals[-1].get("eval/policy_version") if evals else None,
+                checkpoint=ckpt["return_mean"], checkpoint_success=ckpt.get("success_mean"))
 
 
 def greedy_trace(path: str, seed: int = 0) -> dict:

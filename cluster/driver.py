@@ -178,8 +178,13 @@ class Driver:
         ``final`` evaluation first hands it the learner's newest weights, so the run's final figures are those of
         the policy its last checkpoint holds (on Quarry the greedy outcome can flip within four updates)."""
         r0 = self.topo.rollouts[0]
+        newest = None
+        if final:
+            try:
+                newest = get(call(self.topo.learner, "publish"))
+            except failure_types() as e:  # the run has ended: evaluate what worker 0 holds rather than nothing
+                log.warning("final evaluation of rollout worker 0's weights: the learner failed (%s)", e)
         try:
-            newest = call(self.topo.learner, "publish") if final else None
             ev = get(call(r0, "evaluate", self.cfg.cluster.eval_episodes, newest))
         except failure_types() as e:
             log.warning("evaluation skipped: rollout worker 0 failed (%s)", e)

@@ -184,21 +184,16 @@ def main() -> None:
 def final_against_checkpoint(run_dir: str, episodes: int = 64) -> dict:
     """A run's logged final evaluation (the weights rollout worker 0 acted with; before commit 0be5f03 a
     publish behind the learner) against ``episodes`` greedy episodes of its last checkpoint (the learner's)."""
-    import json
-
-    import yaml
-
-    from asyncmarl.cluster.checkpoint import list_checkpoints
+    from asyncmarl.cluster.monitor import read_metrics
     from asyncmarl.cluster.offline import evaluate_checkpoint
+    from asyncmarl.cluster.rundir import read_config
 
-    with open(os.path.join(run_dir, "config.yaml")) as f:
-        cfg = yaml.safe_load(f)
-    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-        evals = [r for r in map(json.loads, f) if "eval/return_mean" in r]
-    ckpt = evaluate_checkpoint(list_checkpoints(os.path.join(run_dir, "checkpoints"))[-1], episodes)
-    return dict(run=os.path.basename(run_dir.rstrip("/")), scenario=cfg["env"]["scenario"],
-                algo=cfg["learner"]["algo"], legem=cfg["learner"]["legem"], seed=cfg["seed"],
-                steps=cfg["cluster"]["total_env_steps"], final_eval=evals[-1]["eval/return_mean"] if evals else None,
+    cfg = read_config(run_dir)
+    evals = [r for r in read_metrics(run_dir) if "eval/return_mean" in r]
+    ckpt = evaluate_checkpoint(run_dir, episodes)  # the run directory's last checkpoint
+    return dict(run=os.path.basename(run_dir.rstrip("/")), scenario=cfg.env.scenario, algo=cfg.learner.algo,
+                legem=cfg.learner.legem, seed=cfg.seed, steps=cfg.cluster.total_env_steps,
+                final_eval=evals[-1]["eval/return_mean"] if evals else None,
                 final_eval_version=evals[-1].get("eval/policy_version") if evals else None,
                 checkpoint=ckpt["return_mean"], checkpoint_success=ckpt.get("success_mean"))
 

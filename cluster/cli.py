@@ -104,7 +104,14 @@ def _convert(a) -> int:
 
 
 def _list(_a) -> int:
-    from asyncmarl.cluster.presets import PRESET_DIR, composed_presets, method_presets, scenario_presets
+    from asyncmarl.cluster.presets import (
+        PRESET_DIR,
+        REFERENCE_DIR,
+        composed_presets,
+        method_presets,
+        reference_presets,
+        scenario_presets,
+    )
     from asyncmarl.learner.config import ALGOS
     from asyncmarl.platform.envs import names, spec
 
@@ -113,10 +120,11 @@ def _list(_a) -> int:
         s = spec(n)
         print(f"  {n:<24} {s.family:<8} {s.description}")
     print("algorithms:\n  " + " ".join(ALGOS))
-    composed = composed_presets()
-    print("presets <scenario>_<method> (asyncmarl show PRESET prints one resolved):")
+    composed, refs = composed_presets(), set(reference_presets())
+    print("presets <scenario>_<method> (asyncmarl show PRESET prints one resolved; * the method's reference-script "
+          f"values for the scenario, cluster/configs/{REFERENCE_DIR}/):")
     for stem in scenario_presets():
-        methods = [m for m in method_presets() if f"{stem}_{m}" in composed]
+        methods = [m + ("*" if f"{stem}_{m}" in refs else "") for m in method_presets() if f"{stem}_{m}" in composed]
         print(f"  {stem + '_':<16} {', '.join(methods)}")
     print("other presets:\n  " + " ".join(sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))))
     return 0

@@ -11,8 +11,11 @@ Three kinds of files, one format (sections of :class:`asyncmarl.cluster.config.R
 
 The run preset ``<scenario>_<method>`` (``wtde_tomacvf``, ``boxpushing6_avf``, ``staghunter_qmix_legem``) is
 the scenario file with the method file merged on top, exactly as if a file said
-``base: [scenarios/<scenario>, methods/<method>]``; files at the top of ``cluster/configs/`` are run presets
-of their own (``tiny``). ``base:`` names a preset or a YAML path, or a list of them merged in order.
+``base: [scenarios/<scenario>, methods/<method>]``. Where the method's own reference scripts give values for
+that scenario (MacroMARL's ``experiments/*.sh`` for Xiao et al.'s baselines: copies, episodes per update, learning
+rates, target frequency, TD steps), ``reference/<scenario>_<method>.yaml`` is that preset instead: the same
+``base:`` with the script's values on top. Files at the top of ``cluster/configs/`` are run presets of their own
+(``tiny``). ``base:`` names a preset or a YAML path, or a list of them merged in order.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from asyncmarl.cluster.validation import ConfigError
 
 PRESET_DIR = Path(__file__).resolve().parent / "configs"
 SCENARIO_DIR, METHOD_DIR, FAMILY_DIR = "scenarios", "methods", "families"
+REFERENCE_DIR = "reference"  # <scenario>_<method> presets carrying the method's reference-script values
 META_KEYS = ("base", "applies_to", "label")  # preset-file keys that are not config fields
 
 
@@ -106,9 +110,14 @@ def composed_presets() -> dict[str, tuple[str, str]]:
     return out
 
 
+def reference_presets() -> list[str]:
+    """Names of the ``<scenario>_<method>`` presets that ``reference/`` gives the method's reference-script values."""
+    return _stems(REFERENCE_DIR)
+
+
 def presets() -> list[str]:
     """Names of the run presets: every ``<scenario>_<method>`` and the files at the top of cluster/configs/."""
-    return sorted(set(composed_presets()) | {p.stem for p in PRESET_DIR.glob("*.yaml")})
+    return sorted(set(composed_presets()) | set(reference_presets()) | {p.stem for p in PRESET_DIR.glob("*.yaml")})
 
 
 def _unknown(name: str) -> str:
@@ -130,6 +139,8 @@ def _path_of(preset_or_path: str) -> Path | None:
     path = Path(preset_or_path)
     if not path.suffix:
         path = PRESET_DIR / f"{preset_or_path}.yaml"
+        if not path.is_file() and "/" not in preset_or_path:
+            path = PRESET_DIR / REFERENCE_DIR / f"{preset_or_path}.yaml"
     return path if path.is_file() else None
 
 

@@ -9,7 +9,15 @@ import yaml
 
 from asyncmarl.cluster.cli import main
 from asyncmarl.cluster.config import config_to_dict, load_config, load_config_text, presets
-from asyncmarl.cluster.presets import PRESET_DIR, composed_presets, method_presets, read_layers, scenario_presets
+from asyncmarl.cluster.presets import (
+    PRESET_DIR,
+    REFERENCE_DIR,
+    composed_presets,
+    method_presets,
+    read_layers,
+    reference_presets,
+    scenario_presets,
+)
 from asyncmarl.cluster.validation import ConfigError
 from asyncmarl.platform.envs import names, spec
 
@@ -28,6 +36,9 @@ def test_every_preset_loads_for_training_with_its_scenario_and_method():
         method_learner = {}
         for _, node in read_layers(f"methods/{method}"):
             method_learner.update({k: v for k, v in node.get("learner", {}).items() if k != "agent_net"})
+        if name in reference_presets():  # the reference script's values win over the method file's defaults
+            for key in read_layers(name)[-1][1].get("learner", {}):
+                method_learner.pop(key, None)
         assert method_learner and all(getattr(cfg.learner, k) == v for k, v in method_learner.items()), name
 
 
@@ -143,3 +154,63 @@ def test_list_prints_every_scenario_with_its_methods(capsys):
     assert "tomacvf_no_atpg_mac_jert" in rows["wtde_"] and "qmix_legem" in rows["staghunter_"]
     assert "tiny" in out.split("other presets:")[1]
     assert sorted(p.stem for p in PRESET_DIR.glob("*.yaml")) == sorted(out.split("other presets:")[1].split())
+
+
+def test_reference_presets_are_scenario_method_presets_with_the_scripts_values():
+    """reference/<scenario>_<method>.yaml replaces the composed preset of that name, on the same base."""
+    refs = reference_presets()
+    assert len(refs) >= 56  # BoxPushing 6-14, Overcooked A-C and WTD A-E for the actor-critic baselines, and more
+    composed = composed_presets()
+    for name in refs:
+        assert name in composed, name
+        layers = read_layers(name)
+        stem, method = composed[name]
+        assert [s for s, _ in layers][-1] == f"{REFERENCE_DIR}/{name}"
+        assert [s for s, _ in layers][:-1] == [s for s, _ in read_layers(f"scenarios/{stem}")] + \
+            [s for s, _ in read_layers(f"methods/{method}")], name
+        assert set(layers[-1][1]) <= {"rollout", "learner", "cluster"}, name  # no scenario setting changes
+        text = (PRESET_DIR / REFERENCE_DIR / f"{name}.yaml").read_text()
+        assert "yuchen-x/MacroMARL" in text or "MacDec-via-Cen" in text, name  # each says which script it follows
+    for fam, keys in {"boxpushing": (8, 10, 14), "overcooked": "abc", "wtd": "abcde"}.items():
+        for k in keys:
+            for m in ("mac_cac", "mac_iac", "mac_iaicc", "mac_niacc"):
+                assert f"{fam}{k}_{m}" in refs
+
+
+@pytest.mark.parametrize("name, values", [
+    # experiments/BoxPushing/mac_iaicc.sh, 14x14: --n_env=48 --train_freq=48 --a_lr=0.0005 --c_target_update_freq=48
+    ("boxpushing14_mac_iaicc", {"rollout.num_envs": 48, "cluster.batch_size": 48, "learner.lr": 0.0005,
+                                "learner.target_update_interval": 1, "learner.critic": "state", "learner.n_step": 1,
+                                "learner.agent_net.hidden_dim": 32, "cluster.total_env_steps": 500_000,
+                                "rollout.epsilon_anneal_steps": 100_000, "learner.gamma": 0.98}),
+    # experiments/BoxPushing/mac_iac.sh, 8x8: --n_env=48 --c_target_update_freq=48 --n_step_TD=3
+    ("boxpushing8_mac_iac", {"rollout.num_envs": 48, "learner.target_update_interval": 1, "learner.n_step": 3,
+                             "learner.critic": "history", "learner.lr": 0.0005}),
+    # experiments/Overcooked/mac_naive_iacc.sh, map B: --n_env=8 --c_target_update_freq=16 (the map A block: 4)
+    ("overcookedb_mac_niacc", {"rollout.num_envs": 8, "learner.target_update_interval": 2,
+                               "learner.joint_net.embed_dim": 128, "learner.joint_net.hidden_dim": 64}),
+    ("overcookeda_mac_niacc", {"rollout.num_envs": 4, "learner.target_update_interval": 4}),
+    # experiments/Warehouse/mac_iaicc.sh, Warehouse-E: --n_env=8 --c_target_update_freq=64, a_rnn 32, c_rnn 64
+    ("wtde_mac_iaicc", {"rollout.num_envs": 8, "learner.target_update_interval": 8, "learner.n_step": 5,
+                        "learner.agent_net.hidden_dim": 32, "learner.joint_net.hidden_dim": 64,
+                        "rollout.epsilon_end": 0.01, "rollout.epsilon_anneal_steps": 200_000, "learner.gamma": 1.0}),
+    # experiments/Warehouse/mac_dec_q.sh, Warehouse-B: --l_rate=0.00005, hysteretic 0.2 -> 0.4; the family's loop
+    ("wtdb_mac_dec_ddrqn", {"learner.lr": 0.00005, "cluster.batch_size": 32, "learner.hysteretic": 0.2,
+                            "learner.hysteretic_end": 0.4, "learner.hysteretic_anneal_updates": 625}),
+    ("wtdc_mac_cen_ddrqn", {"learner.lr": 0.00005, "learner.joint_net.hidden_dim": 64}),
+])
+def test_reference_script_values_reach_the_config(name, values):
+    node = config_to_dict(load_config(name, for_training=False))
+    for key, value in values.items():
+        got = node
+        for part in key.split("."):
+            got = got[part]
+        assert got == value, key
+
+
+def test_list_marks_the_presets_with_reference_values(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.split() and line.split()[0] == "wtde_")
+    assert "mac_iaicc*" in row and "tomacvf*" not in row and " tomacvf," in row
+    assert "* the method's reference-script values" in out

@@ -133,7 +133,7 @@ def _list(_a) -> int:
 def _study(a) -> int:
     from asyncmarl.cluster.study import run_study
 
-    summary = run_study(a.study, a.out, a.address)
+    summary = run_study(a.study, a.out, a.address, rerun_changed=a.rerun_changed)
     print(json.dumps(summary))
     return 1 if summary["unfinished"] else 0  # failed or interrupted trials: rerun to resume them
 
@@ -194,6 +194,9 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("study", metavar="STUDY.yaml", help="study file (see studies/)")
     st.add_argument("--out", metavar="DIR", help="study folder (default: studies/results/<name>)")
     st.add_argument("--address", help="Ray cluster to attach to (default: RAY_ADDRESS, else a local instance)")
+    st.add_argument("--rerun-changed", action="store_true",
+                    help="train again from scratch the trials whose preset or overrides changed since they trained "
+                         "(without it the study stops and names them)")
     st.set_defaults(fn=_study)
     rp = command("report", "markdown tables and PNG figures (one per scenario) of study folders")
     rp.add_argument("dirs", nargs="+", metavar="DIR", help="study folders (asyncmarl study --out)")

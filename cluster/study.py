@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from asyncmarl.cluster.study_spec import StudySpec, Trial, read_study, trial_config, trials
+from asyncmarl.cluster.study_spec import StudyError, StudySpec, Trial, read_study, trial_config, trials
 
 log = logging.getLogger("asyncmarl.cluster")
 DEFAULT_ROOT = Path("studies") / "results"
@@ -61,10 +61,13 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def prepare(spec: StudySpec, out: Path, all_trials: list[Trial], configs: dict) -> None:
-    """Create the study folder: study.yaml, .gitignore and every trial's trial.json (``configs``: id -> config)."""
+    """Create the study folder: study.yaml, .gitignore, every trial's trial.json and the record of the config it
+    starts with (``configs``: id -> config; :mod:`~asyncmarl.cluster.study_record`)."""
     from dataclasses import asdict
 
     import yaml
+
+    from asyncmarl.cluster.study_record import record_config
 
     out.mkdir(parents=True, exist_ok=True)
     _write_atomic(out / ".gitignore", "".join(f"{p}\n" for p in IGNORED))
@@ -77,11 +80,31 @@ def prepare(spec: StudySpec, out: Path, all_trials: list[Trial], configs: dict) 
                 "scenario": cfg.env.scenario, "point": t.point, "overrides": list(t.overrides),
                 "total_env_steps": cfg.cluster.total_env_steps}
         _write_atomic(folder / "trial.json", json.dumps(info, indent=1) + "\n")
+        record_config(out, t.id, cfg, started=has_trained(out, t.id))
 
 
 def finished(out: Path, trial_id: str) -> bool:
     """Whether the trial's result.json exists (written last, after its curve)."""
     return (out / "trials" / trial_id / "result.json").is_file()
+
+
+def has_trained(out: Path, trial_id: str) -> bool:
+    """Whether the trial finished or saved a checkpoint (a rerun skips or resumes it)."""
+    from asyncmarl.cluster.checkpoint import list_checkpoints
+
+    return finished(out, trial_id) or bool(list_checkpoints(out / "runs" / trial_id / "checkpoints"))
+
+
+def forget(out: Path, trial_id: str) -> None:
+    """Remove what a trial trained (result, curve, record, run directory) so that it runs again from scratch."""
+    from asyncmarl.cluster.checkpointer import RunDirLock
+
+    folder, run_dir = out / "trials" / trial_id, out / "runs" / trial_id
+    if run_dir.is_dir():
+        RunDirLock(run_dir).release()  # refuses (RunDirBusy) while another process still trains in it
+    for name in ("result.json", "curve.csv", "config.yaml"):
+        (folder / name).unlink(missing_ok=True)
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------- curves
@@ -267,13 +290,22 @@ def trial_resources(cfg):
 
 
 # ---------------------------------------------------------------------------------------------- the study
-def run_study(path: str | Path, out: str | Path | None = None, address: str | None = None) -> dict:
+def run_study(path: str | Path, out: str | Path | None = None, address: str | None = None,
+              rerun_changed: bool = False) -> dict:
     """Run (or continue) the study in ``path``; returns ``{"out", "trials", "skipped", "finished", "failed",
-    "unfinished"}``."""
+    "unfinished", "rerun"}``. Trials that already trained with other settings than their presets give now stop
+    the study (:class:`StudyError` naming them and the keys), or with ``rerun_changed`` train again from scratch."""
+    from asyncmarl.cluster.study_record import changed_trials, describe_changes
+
     spec = read_study(path)
     out = study_dir(spec, out).resolve()
     all_trials = trials(spec)
     configs = {t.id: trial_config(t, spec.name) for t in all_trials}  # every config checked before anything runs
+    changed = changed_trials(out, [t.id for t in all_trials if has_trained(out, t.id)], configs)
+    if changed and not rerun_changed:
+        raise StudyError(describe_changes(spec.name, changed))
+    for tid in changed:
+        forget(out, tid)
     prepare(spec, out, all_trials, configs)
     # seed by seed: every method's first seed before any second seed, so a study cut short compares methods
     todo = sorted((t for t in all_trials if not finished(out, t.id)), key=lambda t: spec.seeds.index(t.seed))
@@ -289,7 +321,8 @@ def run_study(path: str | Path, out: str | Path | None = None, address: str | No
          + (f", {stopped} stopped before finishing (run the same command again to resume them)" if stopped else "")
          + (f"; report: asyncmarl report {out}" if done else ""))
     return {"out": str(out), "trials": len(all_trials), "skipped": len(all_trials) - len(todo),
-            "finished": len(done), "failed": failed, "unfinished": len(all_trials) - len(done)}
+            "finished": len(done), "failed": failed, "unfinished": len(all_trials) - len(done),
+            "rerun": sorted(changed)}
 
 
 def _say(msg: str) -> None:

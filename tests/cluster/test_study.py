@@ -131,3 +131,50 @@ def test_smoke_study_end_to_end_under_ray(ray_session, tmp_path):
     resumes = (out / "runs" / "tiny__seed1" / "resumes.jsonl").read_text().splitlines()
     assert len(resumes) == 1 and json.loads(resumes[0])["at"]["env_steps"] >= 1000
     assert (folder / "result.json").is_file() and result["env_steps"] >= 1000
+
+
+def test_a_changed_preset_stops_the_study_or_reruns_the_changed_trials(tmp_path, monkeypatch):
+    """Each trial records the config it starts with; a rerun compares the trials that already trained with what
+    their preset and overrides give now (logging and plumbing aside), and stops naming the changed keys, or with
+    rerun_changed trains them again from scratch. Trials of older studies are compared with their run's config."""
+    import yaml
+
+    import asyncmarl.cluster.study as study
+    from asyncmarl.cluster.rundir import write_config
+
+    ran = []
+    monkeypatch.setattr(study, "_tune", lambda spec, out, todo, configs, addr: ran.append([t.id for t in todo]) or [])
+    base = "name: s\npresets: [tiny]\nseeds: [0, 1]\noverrides: [cluster.total_env_steps=1000{}]\n"
+    path, out = _write(tmp_path, base.format("")), tmp_path / "out"
+    run_study(path, out)  # records both configs (the stand-in for Ray Tune trains nothing)
+    assert ran == [["tiny__seed0", "tiny__seed1"]]
+    record = out / "trials" / "tiny__seed0" / "config.yaml"
+    assert yaml.safe_load(record.read_text())["cluster"]["total_env_steps"] == 1000
+    for seed in (0, 1):
+        (out / "trials" / f"tiny__seed{seed}" / "result.json").write_text("{}\n")  # as if both had finished
+
+    path.write_text(base.format(", cluster.eval_gif=false, logging.wandb_mode=disabled, cluster.checkpoint_interval=7"))
+    assert run_study(path, out)["skipped"] == 2  # not a change of the results
+
+    path.write_text(base.format(", learner.lr=0.05"))
+    with pytest.raises(StudyError) as e:
+        run_study(path, out)
+    msg = str(e.value)
+    assert msg.startswith("study s: 2 trial(s) already trained with other settings than their presets and overrides "
+                          "give now:\n  tiny__seed0: learner.lr: 0.001 then, 0.05 now\n  tiny__seed1: ")
+    assert "--rerun-changed" in msg and (out / "trials" / "tiny__seed0" / "result.json").is_file()
+
+    ran.clear()
+    summary = run_study(path, out, rerun_changed=True)
+    assert summary["rerun"] == ["tiny__seed0", "tiny__seed1"] and ran == [["tiny__seed0", "tiny__seed1"]]
+    assert not (out / "trials" / "tiny__seed0" / "result.json").exists()
+    assert yaml.safe_load(record.read_text())["learner"]["lr"] == 0.05
+
+    # a trial of an older study (no record) is compared with its run directory's config.yaml
+    record.unlink()
+    (out / "trials" / "tiny__seed0" / "result.json").write_text("{}\n")
+    (out / "runs" / "tiny__seed0").mkdir(parents=True)
+    write_config(out / "runs" / "tiny__seed0", load_config("tiny", ["learner.lr=0.01", "cluster.total_env_steps=1000"],
+                                                                 for_training=False))
+    with pytest.raises(StudyError, match=r"study s: 1 trial\(s\) .*\n  tiny__seed0: learner.lr: 0.01 then, 0.05 now"):
+        run_study(path, out)

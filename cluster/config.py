@@ -235,6 +235,38 @@ def config_to_dict(cfg: RunConfig) -> dict:
     return dataclasses.asdict(cfg)
 
 
+def flat_config(d: dict, prefix: str = "") -> dict:
+    """``{"learner.lr": 0.001, ...}`` of a nested config dict; tuples become lists (as a YAML or JSON copy has them)."""
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            out.update(flat_config(v, key + "."))
+        else:
+            out[key] = _as_lists(v)
+    return out
+
+
+def _as_lists(v):
+    if isinstance(v, (list, tuple)):
+        return [_as_lists(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _as_lists(x) for k, x in v.items()}
+    return v
+
+
+def config_differences(saved: dict, cfg: RunConfig, ignore: tuple[str, ...] = ()) -> list[tuple[str, object, object]]:
+    """``(key, saved value, cfg's value)`` for every key where a saved config (a checkpoint's, a run's or a study
+    trial's) and ``cfg`` differ, keys starting with one of ``ignore`` aside. A field added to the code after the
+    config was saved is no difference while it keeps its default (new fields default to the behaviour that existed
+    before them)."""
+    a, b = flat_config(saved), flat_config(config_to_dict(cfg))
+    defaults = flat_config(config_to_dict(RunConfig()))
+    added = {k for k in set(b) - set(a) if k in defaults and b[k] == defaults[k]}
+    return [(k, a.get(k, "<absent>"), b.get(k, "<absent>")) for k in sorted(set(a) | set(b))
+            if a.get(k, "<absent>") != b.get(k, "<absent>") and k not in added and not k.startswith(ignore)]
+
+
 def config_from_dict(data: dict) -> RunConfig:
     """Inverse of :func:`config_to_dict` (validated like a loaded config)."""
     flat = OmegaConf.to_yaml(OmegaConf.create(data))

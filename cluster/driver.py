@@ -19,7 +19,7 @@ from pathlib import Path
 
 from asyncmarl.cluster.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from asyncmarl.cluster.checkpointer import Checkpointer, RunDirLock, truncate_metrics
-from asyncmarl.cluster.config import RunConfig, config_to_dict
+from asyncmarl.cluster.config import RunConfig, config_differences
 from asyncmarl.cluster.handles import call, failure_types, get
 from asyncmarl.cluster.media import write_gif
 from asyncmarl.cluster.metric_rows import CHART_NAMES, Counters, MetricRows  # noqa: F401 - re-exported
@@ -41,25 +41,11 @@ RESUMABLE_CHANGES = ("cluster.total_env_steps", "cluster.runtime", "cluster.addr
                      "cluster.rate_tolerance", "cluster.eval_gif", "cluster.stop_return", "name")
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        out.update(_flatten(v, key + ".") if isinstance(v, dict) else {key: v})
-    return out
-
-
 def check_resumable(saved: dict, cfg: RunConfig) -> None:
     """Raise :class:`CheckpointError` naming the keys that differ from the checkpoint's config."""
-    a, b = _flatten(saved), _flatten(config_to_dict(cfg))
-    defaults = _flatten(config_to_dict(RunConfig()))
-    # a field added to the code after the checkpoint was written is no difference while it keeps its default
-    # (new fields default to the behaviour that existed before them)
-    added = {k for k in set(b) - set(a) if k in defaults and b[k] == defaults[k]}
-    diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and k not in added
-                  and not k.startswith("logging.") and k not in RESUMABLE_CHANGES)
+    diff = [d for d in config_differences(saved, cfg, ("logging.",)) if d[0] not in RESUMABLE_CHANGES]
     if diff:
-        shown = "; ".join(f"{k}: checkpoint {a.get(k)!r}, now {b.get(k)!r}" for k in diff[:6])
+        shown = "; ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, a, b in diff[:6])
         raise CheckpointError(f"cannot resume: the config differs from the checkpoint's in {len(diff)} key(s): "
                               f"{shown}. Resume with the run's own config (omit CONFIG) or start a new run.")
 

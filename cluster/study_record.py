@@ -16,28 +16,13 @@ from pathlib import Path
 
 import yaml
 
-from asyncmarl.cluster.config import config_to_dict
+from asyncmarl.cluster.config import config_differences
 from asyncmarl.cluster.rundir import write_config
 
 RECORD = "config.yaml"  # in trials/<id>/: the run config the trial was started with
 NOT_COMPARED = ("logging.", "name", "cluster.address", "cluster.checkpoint_interval", "cluster.checkpoint_replay",
                 "cluster.eval_gif", "cluster.max_restarts", "cluster.memory_limit_gb", "cluster.stall_warn_s",
                 "cluster.actor_cpus")
-
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
-            out.update(_flat(v, key + "."))
-        else:
-            out[key] = list(v) if isinstance(v, tuple) else v
-    return out
-
-
-def _compared(d: dict) -> dict:
-    return {k: v for k, v in _flat(d).items() if not k.startswith(NOT_COMPARED)}
 
 
 def _read(path: Path) -> dict | None:
@@ -69,17 +54,7 @@ def record_config(out: Path, trial_id: str, cfg, started: bool) -> None:
 
 def config_changes(recorded: dict, cfg) -> list[tuple[str, object, object]]:
     """``(key, value then, value now)`` for every compared key where the record and ``cfg`` differ."""
-    then, now = _compared(recorded), _compared(yaml.safe_load(yaml.safe_dump(_plain(config_to_dict(cfg)))))
-    return [(k, then.get(k, "<absent>"), now.get(k, "<absent>")) for k in sorted(set(then) | set(now))
-            if then.get(k, "<absent>") != now.get(k, "<absent>")]
-
-
-def _plain(v):
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    return v
+    return config_differences(recorded, cfg, NOT_COMPARED)
 
 
 def changed_trials(out: Path, started: list[str], configs: dict) -> dict[str, list[tuple[str, object, object]]]:

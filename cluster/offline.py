@@ -13,23 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from asyncmarl.cluster.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
-from asyncmarl.cluster.config import SEED_LIMIT, config_to_dict
+from asyncmarl.cluster.config import SEED_LIMIT, config_to_dict, flat_config
 from asyncmarl.cluster.rundir import CONFIG_FILE, read_config, run_dir_of
 
 # Config keys (dotted prefixes) that decide what the policy sees and how it acts: a checkpoint differing here
 # would run silently on the wrong scenario or fail deep inside torch with a size mismatch.
 POLICY_KEYS = ("env.", "learner.algo", "learner.buffer", "learner.agent_net.")
-
-
-def _flat(d, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            out.update(_flat(v, key + "."))
-        else:
-            out[key] = _plain(v)
-    return out
 
 
 def _with_resolved_settings(d: dict) -> dict:
@@ -47,18 +36,10 @@ def _with_resolved_settings(d: dict) -> dict:
     return {**d, "env": {**env, "settings": settings}}
 
 
-def _plain(v):
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    return v
-
-
 def policy_mismatches(saved: dict, cfg) -> list[tuple[str, object, object]]:
     """(key, checkpoint's value, run config's value) for every policy-shaping key where they differ."""
-    mine = _flat(_with_resolved_settings(config_to_dict(cfg)))
-    theirs = _flat(_with_resolved_settings(saved))
+    mine = flat_config(_with_resolved_settings(config_to_dict(cfg)))
+    theirs = flat_config(_with_resolved_settings(saved))
     keys = sorted(k for k in set(mine) | set(theirs) if k.startswith(POLICY_KEYS) or k in POLICY_KEYS)
     return [(k, theirs.get(k, "<absent>"), mine.get(k, "<absent>")) for k in keys
             if theirs.get(k, "<absent>") != mine.get(k, "<absent>")]
